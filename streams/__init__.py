@@ -1,0 +1,1 @@
+"""salespulse: real-time sales KPIs from Kafka events."""

@@ -1,0 +1,128 @@
+"""The KPI engine: watermark, lateness, dedupe and per-rep state, read as of any instant."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from streams.catalog import WINDOWS
+from streams.engine.rep import RepState
+from streams.engine.windows import HOUR_US, US
+from streams.events import DEFAULT_MAX_SKEW_US, Event
+
+DAY_US = 86_400 * US
+APPLIED, DUPLICATE, LATE = "applied", "duplicate", "late"
+LARGEST_WINDOW_US = max(w.seconds for w in WINDOWS) * US
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Semantics knobs; the defaults are those of events.md."""
+
+    lateness_us: int = 30 * DAY_US
+    dedupe_horizon_us: int = DAY_US
+    max_skew_us: int = DEFAULT_MAX_SKEW_US
+    team_targets: dict[str, float] = field(default_factory=dict)
+    track_dirty: bool = False  # collect changed state units for a changelog
+
+    @property
+    def retention_us(self) -> int:
+        """How long bucket, prospect and deal state outlives the newest event."""
+        return max(self.lateness_us, LARGEST_WINDOW_US) + self.max_skew_us + HOUR_US
+
+
+@dataclass
+class Counts:
+    """What happened to the messages offered to the engine."""
+
+    applied: int = 0
+    duplicates: int = 0
+    late: int = 0
+    rejected: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"applied": self.applied, "duplicates": self.duplicates, "late": self.late,
+                "rejected": dict(sorted(self.rejected.items()))}
+
+
+class Engine:
+    """Applies events to per-rep state; reads every window as of an instant T.
+
+    Reads must use T later than every applied event (replay) or at least the
+    newest applied event minus the clock skew (the live worker reads at wall
+    clock and holds events stamped in its future as pending until T passes them).
+    """
+
+    def __init__(self, config: EngineConfig | None = None) -> None:
+        self.config = config or EngineConfig()
+        self.reps: dict[str, RepState] = {}
+        self.watermark: int | None = None
+        self.newest_applied: int | None = None
+        self.counts = Counts()
+
+    def observe(self, ts: int) -> bool:
+        """Advance the watermark over a valid event; True when the event is late."""
+        if self.watermark is None or ts > self.watermark:
+            self.watermark = ts
+            return False
+        return ts < self.watermark - self.config.lateness_us
+
+    def offer(self, event: Event, now_us: int | None = None) -> str:
+        """Dedupe, lateness check and apply; events at or after `now_us` wait as pending."""
+        if self.observe(event.ts):
+            self.counts.late += 1
+            return LATE
+        rep = self.reps.get(event.rep_id)
+        dedupe_floor = self.watermark - self.config.dedupe_horizon_us  # type: ignore[operator]
+        if rep is not None and rep.seen_since(event.event_id, dedupe_floor):
+            self.counts.duplicates += 1
+            return DUPLICATE
+        if rep is None:
+            rep = self.reps[event.rep_id] = RepState(event.rep_id, self.config.track_dirty)
+        rep.remember(event.event_id, event.ts)
+        if now_us is not None and event.ts >= now_us:
+            rep.pending.append(event)
+        else:
+            rep.apply(event)
+        if self.newest_applied is None or event.ts > self.newest_applied:
+            self.newest_applied = event.ts
+        self.counts.applied += 1
+        self._maybe_prune(rep)
+        return APPLIED
+
+    def reject(self, reason: str) -> None:
+        self.counts.rejected[reason] += 1
+
+    def release_pending(self, rep: RepState, as_of: int) -> None:
+        """Apply the rep's pending events stamped before T, in time then arrival order."""
+        if not rep.pending:
+            return
+        due = sorted((e for e in rep.pending if e.ts < as_of), key=lambda e: e.ts)
+        if due:
+            rep.pending = [e for e in rep.pending if e.ts >= as_of]
+            for event in due:
+                rep.apply(event)
+            if rep.dirty is not None:
+                rep.dirty.add(("pending",))
+
+    def _maybe_prune(self, rep: RepState) -> None:
+        newest = self.newest_applied
+        if newest is None or newest // HOUR_US <= rep.pruned_hour:
+            return
+        rep.pruned_hour = newest // HOUR_US
+        cfg = self.config
+        rep.prune(keep_minutes_from=newest - HOUR_US - cfg.max_skew_us - 2 * 60 * US,
+                  keep_from=newest - cfg.retention_us,
+                  dedupe_from=(self.watermark or newest) - cfg.dedupe_horizon_us)
+
+    def active_reps(self, as_of: int) -> list[RepState]:
+        """Reps with at least one applied event before T, sorted by id, state up to date."""
+        reps = []
+        for rep_id in sorted(self.reps):
+            rep = self.reps[rep_id]
+            self.release_pending(rep, as_of)
+            self._maybe_prune(rep)
+            if rep.team_id:
+                reps.append(rep)
+        return reps

@@ -1,0 +1,67 @@
+"""Read the engine as of T: per-rep and per-team measure rows and their KPIs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from operator import add
+from typing import Any
+
+from streams import catalog
+from streams.catalog import KPIS, MEASURE_INDEX, MEASURES, WINDOWS
+from streams.engine.engine import DAY_US, Engine
+
+_CYCLE = MEASURE_INDEX["cycle_days_won_sum"]  # kept in microseconds so sums stay exact
+
+
+@dataclass(frozen=True)
+class Row:
+    """One group (a rep or a team) over one window: the raw measure vector."""
+
+    group_id: str
+    team_id: str
+    window: str
+    vector: tuple[Any, ...]
+
+    def measures(self) -> dict[str, Any]:
+        values = list(self.vector)
+        values[_CYCLE] = values[_CYCLE] / DAY_US if values[_CYCLE] else 0
+        return {m.name: v for m, v in zip(MEASURES, values, strict=True)}
+
+
+def kpis(measures: dict[str, Any]) -> dict[str, float | None]:
+    return {k.name: k.value(measures) for k in KPIS}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every window of every active rep and team, as of T (microseconds)."""
+
+    as_of: int
+    reps: list[Row]
+    teams: list[Row]
+    team_targets: dict[str, float]
+
+    def team_kpis(self, team_id: str) -> dict[str, float | None]:
+        """magic_number and activity_ratio: the same for every window row of the team."""
+        by_window = {r.window: r for r in self.teams if r.group_id == team_id}
+        magic = catalog.magic_number(
+            self.team_targets.get(team_id),
+            kpis(by_window[catalog.MAGIC_NUMBER_WINDOW].measures()))
+        booked = by_window[catalog.ACTIVITY_WINDOW].measures()["first_appointments_booked"]
+        return {"magic_number": magic, "activity_ratio": catalog.activity_ratio(booked, magic)}
+
+
+def take_snapshot(engine: Engine, as_of: int) -> Snapshot:
+    rep_rows: list[Row] = []
+    team_sums: dict[tuple[str, str], list[Any]] = {}
+    for rep in engine.active_reps(as_of):
+        for window in WINDOWS:
+            vector = rep.totals(window, as_of)
+            rep_rows.append(Row(rep.rep_id, rep.team_id, window.name, tuple(vector)))
+            key = (rep.team_id, window.name)
+            total = team_sums.get(key)
+            team_sums[key] = list(vector) if total is None else list(map(add, total, vector))
+    order = {w.name: i for i, w in enumerate(WINDOWS)}
+    team_rows = [Row(team, team, window, tuple(vector)) for (team, window), vector
+                 in sorted(team_sums.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))]
+    return Snapshot(as_of, rep_rows, team_rows, engine.config.team_targets)

@@ -1,0 +1,246 @@
+"""The event contract: decode and validate one message into an `Event`, or reject it."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import orjson
+
+TYPES = ("touch", "reply", "meeting", "deal", "nps")
+CHANNELS = frozenset({"email", "call", "video", "social", "sms", "in_person"})
+OUTCOMES = frozenset({"connected", "no_answer", "voicemail", "busy"})
+SENTIMENTS = frozenset({"positive", "negative", "neutral"})
+MEETING_STATUSES = frozenset({"booked", "held", "no_show", "canceled"})
+MEETING_KINDS = frozenset(
+    {"first_appointment", "demo", "site_visit", "survey", "proposal", "follow_up"}
+)
+DEAL_STAGES = frozenset({"opened", "proposal", "won", "lost"})
+
+MAX_ID_CHARS = 128
+MAX_MESSAGE_BYTES = 1_000_000
+DEFAULT_MAX_SKEW_US = 5 * 60 * 1_000_000
+
+# Stable reason words, documented in docs/events.md; they label the rejected counter.
+REASONS: dict[str, str] = {
+    "message_too_large": f"the message is larger than {MAX_MESSAGE_BYTES} bytes",
+    "invalid_encoding": "the message is not valid UTF-8",
+    "invalid_json": "the message is not valid JSON (NaN and Infinity are not JSON)",
+    "not_an_object": "the JSON value is not an object",
+    "missing_field": "a required field is missing or null",
+    "invalid_field": "a field has the wrong type, is empty or is out of range",
+    "field_too_long": f"a string field is longer than {MAX_ID_CHARS} characters",
+    "unknown_type": "the type field is not one of " + ", ".join(TYPES),
+    "type_mismatch": "the type field does not match the topic the message came from",
+    "invalid_enum": "an enum field has a value outside its list",
+    "invalid_timestamp": "occurred_at is not an RFC 3339 timestamp with an offset",
+    "future_timestamp": "occurred_at lies beyond the allowed clock skew in the future",
+}
+
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class Rejected(ValueError):
+    """A message that breaks the contract: `reason` is a stable word from REASONS."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass(slots=True)
+class Event:
+    """A valid event; `ts` is occurred_at in integer microseconds since the epoch."""
+
+    event_id: str
+    type: str
+    ts: int
+    rep_id: str
+    team_id: str
+    prospect_id: str | None = None
+    channel: str | None = None
+    outcome: str | None = None
+    value_message: bool = False
+    deal_id: str | None = None
+    sentiment: str | None = None
+    meeting_id: str | None = None
+    status: str | None = None
+    kind: str | None = None
+    stage: str | None = None
+    amount: float = 0
+    score: int = 0
+
+
+def parse_timestamp(text: str) -> int:
+    """RFC 3339 (offset required) to integer microseconds since the epoch."""
+    if not _RFC3339.fullmatch(text):
+        raise ValueError(f"not an RFC 3339 timestamp with an offset: {text[:64]!r}")
+    if "." in text:  # datetime keeps 6 fractional digits at most
+        head, _, tail = text.partition(".")
+        digits = len(tail) - len(tail.lstrip("0123456789"))
+        text = head + "." + tail[: min(digits, 6)] + tail[digits:]
+    moment = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def format_timestamp(ts: int) -> str:
+    """Integer microseconds to RFC 3339 UTC, seconds precision unless needed."""
+    moment = datetime.fromtimestamp(ts // 1_000_000, timezone.utc)
+    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    micros = ts % 1_000_000
+    return text + (f".{micros:06d}".rstrip("0") if micros else "") + "Z"
+
+
+def _field(obj: dict, name: str, required: bool = True) -> str | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise Rejected("missing_field", f"required field {name!r} is missing")
+        return None
+    if not isinstance(value, str):
+        raise Rejected("invalid_field", f"field {name!r} must be a string, got "
+                                        f"{type(value).__name__}")
+    if not value:
+        raise Rejected("invalid_field", f"field {name!r} must not be empty")
+    if len(value) > MAX_ID_CHARS:
+        raise Rejected("field_too_long", f"field {name!r} is {len(value)} characters long; "
+                                         f"the limit is {MAX_ID_CHARS}")
+    return value
+
+
+def _enum(obj: dict, name: str, allowed: frozenset[str], required: bool = True) -> str | None:
+    value = _field(obj, name, required)
+    if value is not None and value not in allowed:
+        raise Rejected("invalid_enum", f"field {name!r} must be one of "
+                                       f"{', '.join(sorted(allowed))}; got {value[:64]!r}")
+    return value
+
+
+def _number(obj: dict, name: str, required: bool) -> float | None:
+    value = obj.get(name)
+    if value is None:
+        if required:
+            raise Rejected("missing_field", f"required field {name!r} is missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Rejected("invalid_field", f"field {name!r} must be a number")
+    if value < 0:
+        raise Rejected("invalid_field", f"field {name!r} must be >= 0, got {value}")
+    return value
+
+
+def _score(obj: dict) -> int:
+    value = obj.get("score")
+    if value is None:
+        raise Rejected("missing_field", "required field 'score' is missing")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
+        raise Rejected("invalid_field", f"field 'score' must be an integer 0..10, got {value!r}"[:120])
+    return value
+
+
+def _decode(raw: bytes | str) -> dict:
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise Rejected("message_too_large", f"message is {len(raw)} bytes; the limit is "
+                                            f"{MAX_MESSAGE_BYTES}")
+    if isinstance(raw, bytes):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Rejected("invalid_encoding", f"message is not UTF-8 ({exc.reason} at byte "
+                                               f"{exc.start})") from None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise Rejected("invalid_json", f"message is not valid JSON: {exc}"[:200]) from None
+    if not isinstance(obj, dict):
+        raise Rejected("not_an_object", f"message is a JSON {type(obj).__name__}, not an object")
+    return obj
+
+
+def _event_type(obj: dict, topic_type: str | None) -> str:
+    value = obj.get("type")
+    if value is None and topic_type is not None:
+        return topic_type
+    if value is None:
+        raise Rejected("missing_field", "required field 'type' is missing")
+    if value not in TYPES:
+        raise Rejected("unknown_type", f"field 'type' must be one of {', '.join(TYPES)}; "
+                                       f"got {str(value)[:64]!r}")
+    if topic_type is not None and value != topic_type:
+        raise Rejected("type_mismatch", f"a {value!r} event on the {topic_type!r} topic")
+    return value  # type: ignore[no-any-return]
+
+
+def _timestamp(obj: dict, now_us: int | None, max_skew_us: int) -> int:
+    text = _field(obj, "occurred_at")
+    assert text is not None
+    try:
+        ts = parse_timestamp(text)
+    except (ValueError, OverflowError) as exc:
+        raise Rejected("invalid_timestamp", f"field 'occurred_at': {exc}") from None
+    if now_us is not None and ts > now_us + max_skew_us:
+        raise Rejected("future_timestamp", f"occurred_at {text} is more than "
+                                           f"{max_skew_us // 1_000_000} s in the future")
+    return ts
+
+
+def parse_event(raw: bytes | str, topic_type: str | None = None, now_us: int | None = None,
+                max_skew_us: int = DEFAULT_MAX_SKEW_US) -> Event:
+    """Decode and validate one message; raise `Rejected` with a reason and a message.
+
+    `topic_type` is the type a typed topic implies (the `type` field may then be
+    omitted); `now_us` is the processing clock for the future-timestamp check.
+    """
+    obj = _decode(raw)
+    kind = _event_type(obj, topic_type)
+    event_id, rep_id, team_id = (_field(obj, "event_id"), _field(obj, "rep_id"),
+                                 _field(obj, "team_id"))
+    ts = _timestamp(obj, now_us, max_skew_us)
+    for optional in ("region", "account_id"):
+        _field(obj, optional, required=False)
+    event = Event(event_id, kind, ts, rep_id, team_id,  # type: ignore[arg-type]
+                  prospect_id=_field(obj, "prospect_id", required=kind in ("touch", "reply")))
+    _PER_TYPE[kind](obj, event)
+    return event
+
+
+def _touch(obj: dict, event: Event) -> None:
+    event.channel = _enum(obj, "channel", CHANNELS)
+    event.outcome = _enum(obj, "outcome", OUTCOMES, required=False)
+    flag = obj.get("value_message", False)
+    if flag is not None and not isinstance(flag, bool):
+        raise Rejected("invalid_field", "field 'value_message' must be true or false")
+    event.value_message = bool(flag)
+    event.deal_id = _field(obj, "deal_id", required=False)
+
+
+def _reply(obj: dict, event: Event) -> None:
+    event.channel = _enum(obj, "channel", CHANNELS)
+    event.sentiment = _enum(obj, "sentiment", SENTIMENTS)
+    _field(obj, "touch_id", required=False)
+
+
+def _meeting(obj: dict, event: Event) -> None:
+    event.meeting_id = _field(obj, "meeting_id")
+    event.status = _enum(obj, "status", MEETING_STATUSES)
+    event.kind = _enum(obj, "kind", MEETING_KINDS)
+
+
+def _deal(obj: dict, event: Event) -> None:
+    event.deal_id = _field(obj, "deal_id")
+    event.stage = _enum(obj, "stage", DEAL_STAGES)
+    event.amount = _number(obj, "amount", required=event.stage == "won") or 0
+
+
+def _nps(obj: dict, event: Event) -> None:
+    event.score = _score(obj)
+
+
+_PER_TYPE = {"touch": _touch, "reply": _reply, "meeting": _meeting, "deal": _deal, "nps": _nps}

@@ -1,0 +1,105 @@
+"""`salespulse replay`: the engine over a JSON Lines file, as of an instant T."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from streams.engine import Engine, EngineConfig, Snapshot, kpis, take_snapshot
+from streams.events import Rejected, format_timestamp, parse_event
+
+PROGRESS_MIN_BYTES = 20_000_000
+PROGRESS_EVERY_S = 2.0
+
+
+class ReplayError(Exception):
+    """A problem with the input as a whole (not one bad line): stop with one line."""
+
+
+@dataclass
+class ReplayResult:
+    snapshot: Snapshot
+    engine: Engine
+    after_as_of: int
+
+
+def _check_text(head: bytes, path: Path) -> None:
+    """Refuse files that are not UTF-8 text at all; bad single lines are just rejected."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4096]:
+        raise ReplayError(f"{path} is not UTF-8 JSON Lines (it looks like UTF-16 or binary); "
+                          "convert it, e.g. iconv -f UTF-16 -t UTF-8")
+    if head.startswith(b"\x1f\x8b"):
+        raise ReplayError(f"{path} is gzip-compressed; gunzip it first")
+
+
+def _lines(stream: BinaryIO, path: Path, progress: bool) -> Iterator[bytes]:
+    size = os.fstat(stream.fileno()).st_size
+    show = progress and size >= PROGRESS_MIN_BYTES
+    started = last = time.monotonic()
+    for count, line in enumerate(stream, 1):
+        yield line
+        if show and count % 65536 == 0 and (now := time.monotonic()) - last >= PROGRESS_EVERY_S:
+            last = now
+            rate = count / (now - started)
+            print(f"replay: {count:,} lines, {100 * stream.tell() / size:.0f}% of {path.name}, "
+                  f"{rate:,.0f} lines/s", file=sys.stderr, flush=True)
+
+
+def replay(path: Path, as_of: int | None, config: EngineConfig | None = None,
+           progress: bool = True, now_us: int | None = None) -> ReplayResult:
+    """Run the engine over a file in order; T defaults to just after the latest event."""
+    engine = Engine(config)
+    clock = now_us if now_us is not None else time.time_ns() // 1000
+    skew = engine.config.max_skew_us
+    after = 0
+    try:
+        stream = path.open("rb")
+    except OSError as exc:
+        raise ReplayError(f"cannot read {path}: {exc.strerror}") from None
+    with stream:
+        _check_text(stream.peek(4096)[:4096], path)  # type: ignore[attr-defined]
+        for number, line in enumerate(_lines(stream, path, progress), 1):
+            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+                line = line[3:]
+            if not line.strip():
+                continue
+            try:
+                event = parse_event(line, now_us=clock, max_skew_us=skew)
+            except Rejected as exc:
+                engine.reject(exc.reason)
+                continue
+            if as_of is not None and event.ts >= as_of:
+                engine.observe(event.ts)  # moves the watermark, never applied
+                after += 1
+            else:
+                engine.offer(event)
+    if as_of is None:
+        as_of = engine.newest_applied + 1 if engine.newest_applied is not None else clock
+    return ReplayResult(take_snapshot(engine, as_of), engine, after)
+
+
+def _row_json(row: Any, extra: dict[str, Any], rep: bool) -> dict[str, Any]:
+    measures = row.measures()
+    head = {"rep_id": row.group_id, "team_id": row.team_id} if rep else {"team_id": row.group_id}
+    return {**head, "window": row.window, "measures": measures, "kpis": kpis(measures) | extra}
+
+
+def to_json(result: ReplayResult) -> bytes:
+    """The replay contract of architecture.md, one JSON object."""
+    snap = result.snapshot
+    team_extra = {team: snap.team_kpis(team) for team in {r.group_id for r in snap.teams}}
+    counts = result.engine.counts.as_dict() | {"after_as_of": result.after_as_of}
+    doc = {
+        "as_of": format_timestamp(snap.as_of),
+        "reps": [_row_json(r, {}, rep=True) for r in snap.reps],
+        "teams": [_row_json(r, team_extra[r.group_id], rep=False) for r in snap.teams],
+        "events": counts,
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
