@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 METRIC_PREFIX = "salespulse_"
+MICRO = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,8 @@ class Measure:
 
     name: str
     help: str
-    integral: bool = True
+    # Stored as an integer count of 1/scale units, so sums are exact in any order.
+    scale: int = 1
 
     @property
     def metric(self) -> str:
@@ -68,11 +70,11 @@ MEASURES: tuple[Measure, ...] = (
     Measure("meetings_no_show", "Meeting events with status no_show."),
     Measure("deals_won", "Deal events with stage won."),
     Measure("deals_lost", "Deal events with stage lost."),
-    Measure("revenue_won", "Sum of amount over won deal events.", integral=False),
+    Measure("revenue_won", "Sum of amount over won deal events.", scale=MICRO),
     Measure(
         "cycle_days_won_sum",
         "Days from the deal's earliest opened event to won, summed over won events.",
-        integral=False,
+        scale=86_400 * MICRO,
     ),
     Measure("deals_won_with_cycle", "Won events whose deal has an opened event."),
     Measure("touches_on_won_deals", "Touches carrying the deal_id of a deal won in the window."),

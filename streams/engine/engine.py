@@ -14,6 +14,8 @@ from streams.events import DEFAULT_MAX_SKEW_US, Event
 DAY_US = 86_400 * US
 APPLIED, DUPLICATE, LATE = "applied", "duplicate", "late"
 LARGEST_WINDOW_US = max(w.seconds for w in WINDOWS) * US
+MAX_MINUTES = 120  # minute buckets a rep keeps before folding early (1h window + skew)
+MAX_HOURS = 48  # dedupe hours a rep keeps before forgetting early (24h horizon)
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Engine:
         rep.remember(event.event_id, event.ts)
         if now_us is not None and event.ts >= now_us:
             rep.pending.append(event)
+            if rep.dirty is not None:
+                rep.dirty.add(("pending",))
         else:
             rep.apply(event)
         if self.newest_applied is None or event.ts > self.newest_applied:
@@ -107,14 +111,22 @@ class Engine:
                 rep.dirty.add(("pending",))
 
     def _maybe_prune(self, rep: RepState) -> None:
+        """Sweep a rep's state daily; fold minutes early only when a busy rep has many."""
         newest = self.newest_applied
-        if newest is None or newest // HOUR_US <= rep.pruned_hour:
+        if newest is None:
             return
-        rep.pruned_hour = newest // HOUR_US
+        daily = newest // DAY_US > rep.swept_day
+        if not daily and len(rep.minutes) <= MAX_MINUTES and len(rep.seen_hours) <= MAX_HOURS:
+            return
         cfg = self.config
-        rep.prune(keep_minutes_from=newest - HOUR_US - cfg.max_skew_us - 2 * 60 * US,
-                  keep_from=newest - cfg.retention_us,
-                  dedupe_from=(self.watermark or newest) - cfg.dedupe_horizon_us)
+        # No read (T >= newest - skew) can reach a minute before this in its 1h window.
+        fold_before = newest - HOUR_US - cfg.max_skew_us - 2 * 60 * US
+        dedupe_from = (self.watermark or newest) - cfg.dedupe_horizon_us
+        if daily:
+            rep.swept_day = newest // DAY_US
+            rep.prune_old(newest - cfg.retention_us, fold_before, dedupe_from)
+        else:
+            rep.prune_recent(fold_before, dedupe_from)
 
     def active_reps(self, as_of: int) -> list[RepState]:
         """Reps with at least one applied event before T, sorted by id, state up to date."""

@@ -5,6 +5,9 @@ too: a prospect is counted once, in the bucket of its *key* time (its latest
 touch, or the earlier of its latest touch and latest reply for the cohorts), and
 moves bucket when a newer event moves the key. A window is then a plain sum of
 the buckets it covers, and reading it as of any T needs no event replay.
+
+Events land in minute buckets; minutes older than the 1h window fold into hour
+buckets, so each event writes one bucket and the 24h/7d/30d windows read hours.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from operator import add, sub
 from typing import Any
 
 from streams.catalog import MEASURE_INDEX as I
-from streams.catalog import MEASURES, Window
+from streams.catalog import MEASURES, MICRO, Window
 from streams.engine.windows import HOUR_US, MINUTE_US, start_bucket
 from streams.events import Event
 
@@ -21,35 +24,30 @@ N = len(MEASURES)
 NEXT_STEP_KINDS = frozenset({"demo", "site_visit", "survey", "proposal"})
 # Prospect record slots: latest touch, latest reply, latest positive, latest negative.
 TOUCH, REPLY, POSITIVE, NEGATIVE = range(4)
-COHORTS = (  # (measure index, record slot paired with the latest touch)
-    (I["prospects_touched"], None),
-    (I["prospects_replied"], REPLY),
-    (I["prospects_replied_positive"], POSITIVE),
-    (I["prospects_replied_negative"], NEGATIVE),
-)
+# Cohorts pair the latest touch with a reply slot: (slot, +1 delta, -1 delta).
+COHORTS = tuple((slot, (I[name], 1), (I[name], -1)) for slot, name in (
+    (REPLY, "prospects_replied"), (POSITIVE, "prospects_replied_positive"),
+    (NEGATIVE, "prospects_replied_negative")))
+TOUCHED_UP, TOUCHED_DOWN = (I["prospects_touched"], 1), (I["prospects_touched"], -1)
 SENTIMENT_SLOTS = {"positive": (REPLY, POSITIVE), "negative": (REPLY, NEGATIVE),
                    "neutral": (REPLY,)}
-SENTIMENT_MEASURES = {s: I["replies_" + s] for s in ("positive", "negative", "neutral")}
+SENTIMENT_DELTAS = {s: (I["replies_" + s], 1) for s in ("positive", "negative", "neutral")}
+TOUCHES_1, CALLS_1, CONNECTED_1, VALUE_MESSAGE_1, REPLIES_1 = (
+    (I[name], 1) for name in ("touches", "calls", "calls_connected", "value_message_calls",
+                              "replies"))
 # Deal record slots: earliest opened, touches, won times, lost times, latest event.
 OPENED, TOUCHES, WON, LOST, LAST = range(5)
 
-Key = tuple[Any, ...]  # a unit of persisted state, see unit_value()
-
-
-def _cohort_keys(rec: list[int | None]) -> list[int | None]:
-    touch = rec[TOUCH]
-    keys: list[int | None] = []
-    for _, slot in COHORTS:
-        other = touch if slot is None else rec[slot]
-        keys.append(None if touch is None or other is None else min(touch, other))
-    return keys
+Key = tuple[Any, ...]  # a unit of persisted state: ("m", minute), ("x", prospect), ...
+Deltas = list[tuple[int, Any]]
 
 
 class RepState:
     """State of one rep; `dirty` collects changed units when persistence is on."""
 
-    __slots__ = ("rep_id", "team_id", "team_ts", "max_ts", "minutes", "hours", "prospects",
-                 "deals", "seen", "seen_hours", "pending", "caches", "dirty", "pruned_hour")
+    __slots__ = ("rep_id", "team_id", "team_ts", "max_ts", "minutes", "hours", "folded_to",
+                 "prospects", "deals", "seen", "seen_hours", "pending", "caches", "dirty",
+                 "swept_day")
 
     def __init__(self, rep_id: str, track_dirty: bool = False) -> None:
         self.rep_id = rep_id
@@ -58,85 +56,98 @@ class RepState:
         self.max_ts = -(2**62)
         self.minutes: dict[int, list[Any]] = {}
         self.hours: dict[int, list[Any]] = {}
+        self.folded_to = -(2**62)  # minutes below this index live in hour buckets
         self.prospects: dict[str, list[int | None]] = {}
         self.deals: dict[str, list[Any]] = {}
         self.seen: dict[str, int] = {}
         self.seen_hours: dict[int, list[str]] = {}
         self.pending: list[Event] = []
-        # window name -> [is_minute_tier, start bucket, running totals]
+        # window name -> [is_minute_window, start bucket, running totals]
         self.caches: dict[str, list[Any]] = {}
         self.dirty: set[Key] | None = set() if track_dirty else None
-        self.pruned_hour = -(2**62)
+        self.swept_day = -(2**62)
 
     # -- counters ---------------------------------------------------------------
 
-    def _add(self, ts: int, deltas: list[tuple[int, Any]]) -> None:
-        minute, hour = ts // MINUTE_US, ts // HOUR_US
-        for tier, idx in ((self.minutes, minute), (self.hours, hour)):
-            vec = tier.get(idx)
-            if vec is None:
-                vec = tier[idx] = [0] * N
-            for i, amount in deltas:
-                vec[i] += amount
-        for is_minute, start, totals in self.caches.values():
-            if (minute if is_minute else hour) >= start:
-                for i, amount in deltas:
-                    totals[i] += amount
+    def _add(self, ts: int, deltas: Deltas) -> None:
+        """Add `deltas` at event time `ts`: to its bucket and to the live window totals."""
+        minute = ts // MINUTE_US
+        if minute >= self.folded_to:
+            tier, idx, unit = self.minutes, minute, "m"
+        else:  # a late event for a minute already folded into its hour
+            tier, idx, unit = self.hours, minute // 60, "h"
+        vec = tier.get(idx)
+        if vec is None:
+            vec = tier[idx] = [0] * N
+        for i, amount in deltas:
+            vec[i] += amount
+        if self.caches:
+            hour = minute // 60
+            for is_minute, start, totals in self.caches.values():
+                if (minute if is_minute else hour) >= start:
+                    for i, amount in deltas:
+                        totals[i] += amount
         if self.dirty is not None:
-            self.dirty.update((("m", minute), ("h", hour)))
+            self.dirty.add((unit, idx))
 
     def totals(self, window: Window, as_of: int) -> list[Any]:
         """Measure vector of `window` as of T (all applied events are before T)."""
         is_minute = window.step == 60
-        buckets = self.minutes if is_minute else self.hours
         start = start_bucket(window, as_of)
         cache = self.caches.get(window.name)
         if cache is None or start < cache[1]:
-            totals = [0] * N
-            for idx, vec in buckets.items():
-                if idx >= start:
-                    totals[:] = map(add, totals, vec)
-            cache = self.caches[window.name] = [is_minute, start, totals]
+            cache = self.caches[window.name] = [is_minute, start, self._sum_from(is_minute, start)]
         elif start > cache[1]:
-            old, totals = cache[1], cache[2]
-            leaving = (range(old, start) if start - old <= len(buckets)
-                       else [i for i in buckets if old <= i < start])
-            for idx in leaving:
-                vec = buckets.get(idx)
-                if vec is not None:
-                    totals[:] = map(sub, totals, vec)
+            totals = cache[2]
+            for vec in self._buckets_between(is_minute, cache[1], start):
+                totals[:] = map(sub, totals, vec)
             cache[1] = start
         return cache[2]  # type: ignore[no-any-return]
+
+    def _sum_from(self, is_minute: bool, start: int) -> list[Any]:
+        totals = [0] * N
+        for vec in self._buckets_between(is_minute, start, 2**62):
+            totals[:] = map(add, totals, vec)
+        return totals
+
+    def _buckets_between(self, is_minute: bool, lo: int, hi: int) -> list[list[Any]]:
+        """Bucket vectors in [lo, hi) in the window's step (minutes or hours)."""
+        if is_minute:
+            return [v for i, v in self.minutes.items() if lo <= i < hi]
+        return ([v for i, v in self.hours.items() if lo <= i < hi]
+                + [v for i, v in self.minutes.items() if lo <= i // 60 < hi])
 
     # -- events -----------------------------------------------------------------
 
     def apply(self, e: Event) -> None:
         if e.ts >= self.team_ts:  # on a tie the later arrival wins
             self.team_id, self.team_ts = e.team_id, e.ts
-        self.max_ts = max(self.max_ts, e.ts)
+        if e.ts > self.max_ts:
+            self.max_ts = e.ts
         if self.dirty is not None:
             self.dirty.add(("meta",))
         _APPLY[e.type](self, e)
 
     def _touch(self, e: Event) -> None:
-        deltas = [(I["touches"], 1)]
+        deltas = [TOUCHES_1]
         if e.channel == "call":
-            deltas.append((I["calls"], 1))
+            deltas.append(CALLS_1)
             if e.outcome == "connected":
-                deltas.append((I["calls_connected"], 1))
+                deltas.append(CONNECTED_1)
             if e.value_message:
-                deltas.append((I["value_message_calls"], 1))
+                deltas.append(VALUE_MESSAGE_1)
+        self._touch_prospect(e.prospect_id, e.ts, deltas)  # type: ignore[arg-type]
         self._add(e.ts, deltas)
-        self._prospect(e.prospect_id, e.ts, (TOUCH,))  # type: ignore[arg-type]
         if e.deal_id is not None:
             self._deal_touch(e.deal_id, e.ts)
 
     def _reply(self, e: Event) -> None:
-        self._add(e.ts, [(I["replies"], 1), (SENTIMENT_MEASURES[e.sentiment], 1)])  # type: ignore[index]
-        self._prospect(e.prospect_id, e.ts, SENTIMENT_SLOTS[e.sentiment])  # type: ignore[arg-type,index]
+        deltas = [REPLIES_1, SENTIMENT_DELTAS[e.sentiment]]  # type: ignore[index]
+        self._reply_prospect(e.prospect_id, e.ts, SENTIMENT_SLOTS[e.sentiment], deltas)  # type: ignore[arg-type,index]
+        self._add(e.ts, deltas)
 
     def _meeting(self, e: Event) -> None:
-        deltas: list[tuple[int, Any]] = []
+        deltas: Deltas = []
         if e.status == "booked":
             deltas.append((I["meetings_booked"], 1))
             if e.kind in NEXT_STEP_KINDS:
@@ -160,21 +171,57 @@ class RepState:
             deltas.append((I["nps_detractors"], 1))
         self._add(e.ts, deltas)
 
-    def _prospect(self, prospect_id: str, ts: int, slots: tuple[int, ...]) -> None:
+    # -- prospect cohorts ---------------------------------------------------------
+
+    def _move(self, before: int | None, after: int, up: tuple[int, int],
+              down: tuple[int, int], ts: int, deltas: Deltas) -> None:
+        """Move one prospect's count from key `before` to key `after`."""
+        if before == after:
+            return
+        if before is not None:
+            self._add(before, [down])
+        if after == ts:
+            deltas.append(up)  # lands with the event's own deltas
+        else:
+            self._add(after, [up])
+
+    def _touch_prospect(self, prospect_id: str, ts: int, deltas: Deltas) -> None:
+        rec = self.prospects.get(prospect_id)
+        if rec is None:
+            self.prospects[prospect_id] = [ts, None, None, None]
+            deltas.append(TOUCHED_UP)
+        else:
+            old = rec[TOUCH]
+            if old is not None and ts <= old:
+                return
+            rec[TOUCH] = ts
+            self._to_back(self.prospects, prospect_id)
+            self._move(old, ts, TOUCHED_UP, TOUCHED_DOWN, ts, deltas)
+            for slot, up, down in COHORTS:
+                reply = rec[slot]
+                if reply is not None:
+                    before = None if old is None else min(old, reply)
+                    self._move(before, min(ts, reply), up, down, ts, deltas)
+        if self.dirty is not None:
+            self.dirty.add(("x", prospect_id))
+
+    def _reply_prospect(self, prospect_id: str, ts: int, slots: tuple[int, ...],
+                        deltas: Deltas) -> None:
         rec = self.prospects.get(prospect_id)
         if rec is None:
             rec = self.prospects[prospect_id] = [None, None, None, None]
-        old = _cohort_keys(rec)
+        else:
+            self._to_back(self.prospects, prospect_id)
+        touch = rec[TOUCH]
         for slot in slots:
-            current = rec[slot]
-            if current is None or ts > current:
-                rec[slot] = ts
-        for (measure, _), before, after in zip(COHORTS, old, _cohort_keys(rec), strict=True):
-            if before != after:
-                if before is not None:
-                    self._add(before, [(measure, -1)])
-                if after is not None:
-                    self._add(after, [(measure, 1)])
+            old = rec[slot]
+            if old is not None and ts <= old:
+                continue
+            rec[slot] = ts
+            if touch is not None:
+                _, up, down = COHORTS[slot - 1]
+                before = None if old is None else min(touch, old)
+                self._move(before, min(touch, ts), up, down, ts, deltas)
         if self.dirty is not None:
             self.dirty.add(("x", prospect_id))
 
@@ -184,7 +231,9 @@ class RepState:
         rec = self.deals.get(deal_id)
         if rec is None:
             rec = self.deals[deal_id] = [None, 0, [], [], ts]
-        rec[LAST] = max(rec[LAST], ts)
+        elif ts > rec[LAST]:
+            rec[LAST] = ts
+            self._to_back(self.deals, deal_id)
         if self.dirty is not None:
             self.dirty.add(("d", deal_id))
         return rec
@@ -204,7 +253,7 @@ class RepState:
         opened = rec[OPENED]
         if e.stage == "won":
             rec[WON].append(e.ts)
-            deltas = [(I["deals_won"], 1), (I["revenue_won"], e.amount),
+            deltas = [(I["deals_won"], 1), (I["revenue_won"], round(e.amount * MICRO)),
                       (I["touches_on_won_deals"], rec[TOUCHES])]
             if opened is not None:
                 deltas += [(I["cycle_days_won_sum"], e.ts - opened),
@@ -232,32 +281,80 @@ class RepState:
     def remember(self, event_id: str, ts: int) -> None:
         self.seen[event_id] = ts
         hour = ts // HOUR_US
-        self.seen_hours.setdefault(hour, []).append(event_id)
+        ids = self.seen_hours.get(hour)
+        if ids is None:
+            self.seen_hours[hour] = [event_id]
+        else:
+            ids.append(event_id)
         if self.dirty is not None:
             self.dirty.add(("e", hour))
 
-    def prune(self, keep_minutes_from: int, keep_from: int, dedupe_from: int) -> None:
-        """Forget what no window, horizon or lateness allowance can still need."""
-        dropped: list[Key] = []
-        for name, tier, floor in (("m", self.minutes, keep_minutes_from // MINUTE_US),
-                                  ("h", self.hours, keep_from // HOUR_US)):
-            for idx in [i for i in tier if i < floor]:
-                del tier[idx]
-                dropped.append((name, idx))
-        for name, records, last in (("x", self.prospects, lambda r: max(t for t in r if t is not None)),
-                                    ("d", self.deals, lambda r: r[LAST])):
-            for key in [k for k, r in records.items() if last(r) < keep_from]:
-                del records[key]
-                dropped.append((name, key))
-        for hour in [h for h in self.seen_hours if (h + 1) * HOUR_US <= dedupe_from]:
+    def prune_recent(self, fold_before: int, dedupe_from: int) -> None:
+        """Hourly and cheap: fold old minutes into hours, forget old dedupe hours."""
+        self._fold(_prefix_below(self.minutes, fold_before // MINUTE_US))
+        self._forget_seen(_prefix_below(self.seen_hours, dedupe_from // HOUR_US))
+
+    def prune_old(self, keep_from: int, fold_before: int, dedupe_from: int) -> None:
+        """Daily: also drop hours, prospects and deals past the retention. Dicts are kept
+        in update order, so each expiry scan stops at the first live entry."""
+        self.prune_recent(fold_before, dedupe_from)
+        floor = keep_from // HOUR_US
+        dropped: list[Key] = [("h", h) for h in _prefix_below(self.hours, floor)]
+        dropped += [("x", p) for p in _prefix_where(
+            self.prospects, lambda rec: max(t for t in rec if t is not None) < keep_from)]
+        dropped += [("d", d) for d in _prefix_where(self.deals, lambda rec: rec[LAST] < keep_from)]
+        stores = {"h": self.hours, "x": self.prospects, "d": self.deals}
+        for name, key in dropped:
+            del stores[name][key]
+        if dropped:
+            self.caches.clear()  # rebuilt on the next read, never reading a dropped bucket
+            self._mark(dropped)
+
+    def _fold(self, minutes: list[int]) -> None:
+        if not minutes:
+            return
+        changed: list[Key] = []
+        for minute in minutes:
+            vec = self.minutes.pop(minute)
+            hour = self.hours.get(minute // 60)
+            if hour is None:
+                self.hours[minute // 60] = vec
+            else:
+                hour[:] = map(add, hour, vec)
+            changed += [("m", minute), ("h", minute // 60)]
+        self.folded_to = max(self.folded_to, max(minutes) + 1)
+        self._mark(changed)
+
+    def _forget_seen(self, hours: list[int]) -> None:
+        for hour in hours:
             for event_id in self.seen_hours.pop(hour):
                 if self.seen.get(event_id, 0) // HOUR_US == hour:
                     del self.seen[event_id]
-            dropped.append(("e", hour))
-        if dropped:
-            self.caches.clear()  # cheap to rebuild, and never reads a dropped bucket
-            if self.dirty is not None:
-                self.dirty.update(dropped)
+        self._mark([("e", hour) for hour in hours])
+
+    @staticmethod
+    def _to_back(records: dict[str, Any], key: str) -> None:
+        """Keep dicts in update order so expiry can scan from the front."""
+        records[key] = records.pop(key)
+
+    def _mark(self, keys: list[Key]) -> None:
+        if self.dirty is not None:
+            self.dirty.update(keys)
+
+
+def _prefix_below(tier: dict[int, Any], floor: int) -> list[int]:
+    """Keys below `floor` at the front of an (almost) time-ordered dict."""
+    return _prefix_where(tier, lambda _: False, floor)
+
+
+def _prefix_where(records: dict[Any, Any], expired: Any, floor: int | None = None) -> list[Any]:
+    """Leading keys that are expired; a straggler behind a live entry waits its turn."""
+    keys = []
+    for key, value in records.items():
+        if (key >= floor) if floor is not None else not expired(value):
+            break
+        keys.append(key)
+    return keys
 
 
 _APPLY = {"touch": RepState._touch, "reply": RepState._reply, "meeting": RepState._meeting,

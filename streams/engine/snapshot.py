@@ -7,10 +7,10 @@ from operator import add
 from typing import Any
 
 from streams import catalog
-from streams.catalog import KPIS, MEASURE_INDEX, MEASURES, WINDOWS
-from streams.engine.engine import DAY_US, Engine
+from streams.catalog import KPIS, MEASURES, WINDOWS
+from streams.engine.engine import Engine
 
-_CYCLE = MEASURE_INDEX["cycle_days_won_sum"]  # kept in microseconds so sums stay exact
+_SCALED = [(i, m.scale) for i, m in enumerate(MEASURES) if m.scale != 1]
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,8 @@ class Row:
 
     def measures(self) -> dict[str, Any]:
         values = list(self.vector)
-        values[_CYCLE] = values[_CYCLE] / DAY_US if values[_CYCLE] else 0
+        for i, scale in _SCALED:
+            values[i] = values[i] / scale if values[i] else 0
         return {m.name: v for m, v in zip(MEASURES, values, strict=True)}
 
 
