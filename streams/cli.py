@@ -44,6 +44,62 @@ def _replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _worker(args: argparse.Namespace) -> int:
+    import logging
+    import os
+
+    # Settings are read when streams.app is imported: set the web address first.
+    os.environ["SALESPULSE_WEB_HOST"] = args.web_host or os.environ.get(
+        "SALESPULSE_WEB_HOST", "127.0.0.1")
+    if args.web_port:
+        os.environ["SALESPULSE_WEB_PORT"] = str(args.web_port)
+    from streams.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"salespulse worker: {exc}", file=sys.stderr)
+        return 2
+    for noisy in ("aiokafka", "faust", "mode"):  # they build a debug record per message
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    from streams.app import app
+
+    print(f"salespulse worker: metrics on http://{settings.web_host}:{settings.web_port}/metrics"
+          f", Kafka at {settings.bootstrap_servers}", file=sys.stderr, flush=True)
+    sys.argv = ["salespulse", "worker", "-l", args.loglevel, "--web-port",
+                str(settings.web_port), "--web-bind", settings.web_host]
+    app.main()
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    import time
+
+    from streams.generator import Generator, spaced, stream, wall_clock
+
+    gen = Generator(reps=args.reps, teams=args.teams, seed=args.seed)
+    if args.output:
+        count = args.count if args.count is not None else 10_000
+        step_us = int(1e6 / args.rate) if args.rate else 1_000_000
+        times = spaced(time.time_ns() // 1000 - count * step_us, step_us, count, args.seed)
+        with open(args.output, "wb") as out:
+            for _, value in stream(gen, times, args.bad_ratio, args.dup_ratio):
+                out.write(value + b"\n")
+        return 0
+    from streams.produce import publish
+    from streams.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"salespulse generate: {exc}", file=sys.stderr)
+        return 2
+    live = stream(gen, wall_clock(args.count or 2**62), args.bad_ratio, args.dup_ratio)
+    sent = publish(settings, live, rate=args.rate, progress_every=args.progress)
+    print(f"generate: sent {sent:,} events", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="salespulse", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -60,6 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
                          "(default: $SALESPULSE_TEAM_TARGETS)")
     rp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     rp.set_defaults(run=_replay)
+
+    wk = commands.add_parser("worker", help="run the Faust worker (Kafka -> /metrics)")
+    wk.add_argument("--web-host", help="address /metrics binds to (default $SALESPULSE_WEB_HOST "
+                                       "or 127.0.0.1)")
+    wk.add_argument("--web-port", type=int, help="port of /metrics (default "
+                                                 "$SALESPULSE_WEB_PORT or 6066)")
+    wk.add_argument("-l", "--loglevel", default="info")
+    wk.set_defaults(run=_worker)
+
+    gn = commands.add_parser("generate", help="realistic demo events to Kafka or a file")
+    gn.add_argument("--output", help="write JSON Lines here instead of producing to Kafka")
+    gn.add_argument("--rate", type=float, default=50.0, help="events per second (default 50)")
+    gn.add_argument("--count", type=int, help="events to make (default: forever to Kafka, "
+                                              "10,000 to a file)")
+    gn.add_argument("--reps", type=int, default=20)
+    gn.add_argument("--teams", type=int, default=4)
+    gn.add_argument("--bad-ratio", type=float, default=0.01, help="share of invalid messages")
+    gn.add_argument("--dup-ratio", type=float, default=0.01, help="share of re-sent events")
+    gn.add_argument("--seed", type=int, default=7)
+    gn.add_argument("--progress", type=int, default=1000, help="report every N events")
+    gn.set_defaults(run=_generate)
 
     return parser
 

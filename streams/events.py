@@ -23,6 +23,7 @@ DEAL_STAGES = frozenset({"opened", "proposal", "won", "lost"})
 
 MAX_ID_CHARS = 128
 MAX_MESSAGE_BYTES = 1_000_000
+MAX_AMOUNT = 1e12  # keeps exact integer micro-unit sums far inside 64 bits
 DEFAULT_MAX_SKEW_US = 5 * 60 * 1_000_000
 
 # Stable reason words, documented in docs/events.md; they label the rejected counter.
@@ -132,8 +133,9 @@ def _number(obj: dict, name: str, required: bool) -> float | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise Rejected("invalid_field", f"field {name!r} must be a number")
-    if value < 0:
-        raise Rejected("invalid_field", f"field {name!r} must be >= 0, got {value}")
+    if not 0 <= value <= MAX_AMOUNT:
+        raise Rejected("invalid_field", f"field {name!r} must be between 0 and {MAX_AMOUNT:.0e}, "
+                                        f"got {value}")
     return value
 
 
@@ -288,7 +290,7 @@ class _Wire(msgspec.Struct, forbid_unknown_fields=False):
     status: _literal(MEETING_STATUSES) | None = None  # type: ignore[valid-type]
     kind: _literal(MEETING_KINDS) | None = None  # type: ignore[valid-type]
     stage: _literal(DEAL_STAGES) | None = None  # type: ignore[valid-type]
-    amount: Annotated[float, msgspec.Meta(ge=0)] | None = None
+    amount: Annotated[float, msgspec.Meta(ge=0, le=MAX_AMOUNT)] | None = None
     score: Annotated[int, msgspec.Meta(ge=0, le=10)] | None = None
 
 

@@ -4,8 +4,9 @@ meetings and deals, with a little bad input and some duplicates (demo, tests, be
 from __future__ import annotations
 
 import random
+import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ class _Rep:
     interested: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     booked: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     held: deque[str] = field(default_factory=lambda: deque(maxlen=50))
+    new_deals: deque[str] = field(default_factory=lambda: deque(maxlen=50))
     open_deals: deque[str] = field(default_factory=lambda: deque(maxlen=50))
 
 
@@ -99,7 +101,7 @@ class Generator:
         if rep.held and rng.random() < 0.4:
             prospect = rep.held.popleft()
             if rng.random() < 0.65 * rep.skill:
-                rep.open_deals.append(f"{prospect}-deal")
+                rep.new_deals.append(f"{prospect}-deal")
                 return self._meeting_body(prospect, "booked", rng.choice(NEXT_STEPS))
             return self._meeting_body(prospect, "booked", "follow_up")
         if rep.booked and rng.random() < 0.6:
@@ -122,14 +124,18 @@ class Generator:
 
     def _deal(self, rep: _Rep) -> dict[str, Any] | None:
         rng = self.rng
+        if rep.new_deals:
+            deal = rep.new_deals.popleft()
+            rep.open_deals.append(deal)
+            return {"type": "deal", "deal_id": deal, "stage": "opened"}
         if not rep.open_deals:
             return None
         deal = rng.choice(rep.open_deals)
         roll = rng.random()
-        if roll < 0.4:
-            return {"type": "deal", "deal_id": deal, "stage": rng.choice(("opened", "proposal"))}
+        if roll < 0.3:
+            return {"type": "deal", "deal_id": deal, "stage": "proposal"}
         rep.open_deals.remove(deal)
-        if roll < 0.4 + 0.4 * rep.skill:
+        if roll < 0.3 + 0.45 * rep.skill:
             amount = round(rng.lognormvariate(8.5, 0.6) * rep.skill, 2)
             return {"type": "deal", "deal_id": deal, "stage": "won", "amount": amount}
         return {"type": "deal", "deal_id": deal, "stage": "lost"}
@@ -140,14 +146,29 @@ class Generator:
                 "score": score}
 
 
-def stream(gen: Generator, start_us: int, step_us: int, count: int, bad_ratio: float = 0.0,
+def spaced(start_us: int, step_us: int, count: int, seed: int = 7) -> Iterator[int]:
+    """`count` event times from `start_us`, about `step_us` apart on average."""
+    rng = random.Random(seed)
+    ts = start_us
+    for _ in range(count):
+        ts += rng.randint(0, 2 * step_us)
+        yield ts
+
+
+def wall_clock(count: int) -> Iterator[int]:
+    """`count` event times read from the wall clock as they are drawn (live demo)."""
+    for _ in range(count):
+        yield time.time_ns() // 1000
+
+
+def stream(gen: Generator, timestamps: Iterable[int], bad_ratio: float = 0.0,
            dup_ratio: float = 0.0) -> Iterator[tuple[str, bytes]]:
-    """(rep_id, encoded JSON) pairs with occurred_at advancing by about `step_us`."""
+    """(rep_id, encoded JSON) pairs, one per timestamp: an event, a bad line or a re-send."""
     import orjson
 
-    rng, ts = gen.rng, start_us
+    rng = gen.rng
     last: tuple[str, bytes] | None = None
-    for _ in range(count):
+    for ts in timestamps:
         roll = rng.random()
         if roll < bad_ratio:
             yield "r-bad", rng.choice(BAD_LINES)
@@ -155,7 +176,6 @@ def stream(gen: Generator, start_us: int, step_us: int, count: int, bad_ratio: f
         if last is not None and roll < bad_ratio + dup_ratio:
             yield last
             continue
-        ts += rng.randint(0, 2 * step_us)
         event = gen.event(ts)
         last = (event["rep_id"], orjson.dumps(event))
         yield last

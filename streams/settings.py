@@ -3,6 +3,29 @@
 from __future__ import annotations
 
 import os
+import re
+import ssl
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from streams.engine import EngineConfig
+
+TOPIC_DEFAULTS = {"touch": "sales.touches", "reply": "sales.replies", "meeting": "sales.meetings",
+                  "deal": "sales.deals", "nps": "sales.nps"}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+class SettingsError(ValueError):
+    """A bad environment setting; the message names the variable and a valid example."""
+
+
+def parse_duration(text: str) -> int:
+    """'90s', '5m', '24h', '30d' or plain seconds -> microseconds."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text)
+    if not match:
+        raise ValueError(f"bad duration {text!r}: write e.g. 90s, 5m, 24h or 30d")
+    return round(float(match[1]) * _UNITS[match[2] or "s"] * 1_000_000)
 
 
 def parse_targets(text: str) -> dict[str, float]:
@@ -23,3 +46,108 @@ def parse_targets(text: str) -> dict[str, float]:
 
 def targets_from_env() -> dict[str, float]:
     return parse_targets(os.environ.get("SALESPULSE_TEAM_TARGETS", ""))
+
+
+@dataclass(frozen=True)
+class KafkaSecurity:
+    """Client security: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL (SCRAM or PLAIN)."""
+
+    protocol: str = "PLAINTEXT"
+    sasl_mechanism: str = "SCRAM-SHA-256"
+    username: str = ""
+    password: str = field(default="", repr=False)  # never logged
+    cafile: str = ""
+    certfile: str = ""
+    keyfile: str = ""
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if "SSL" not in self.protocol:
+            return None
+        context = ssl.create_default_context(cafile=self.cafile or None)
+        if self.certfile:
+            context.load_cert_chain(self.certfile, self.keyfile or None)
+        return context
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the worker and the producer read from the environment."""
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    app_id: str = "salespulse"
+    topics: Mapping[str, str] = field(default_factory=lambda: dict(TOPIC_DEFAULTS))
+    dead_letter_topic: str = "sales.deadletter"
+    partitions: int = 4
+    web_host: str = "127.0.0.1"
+    web_port: int = 6066
+    commit_interval_s: float = 1.0
+    max_reps: int = 50_000
+    data_dir: str = field(default_factory=lambda: os.path.join(
+        tempfile.gettempdir(), "salespulse-data"))
+    security: KafkaSecurity = field(default_factory=KafkaSecurity)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+
+    @property
+    def broker_urls(self) -> list[str]:
+        return [f"kafka://{host.strip()}" for host in self.bootstrap_servers.split(",") if host]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            return cls._from(env)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from None
+
+    @classmethod
+    def _from(cls, env: Mapping[str, str]) -> Settings:
+        def get(name: str, default: str) -> str:
+            return env.get(name, "").strip() or default
+
+        def number(name: str, default: str, kind: type = int) -> float:
+            try:
+                return kind(get(name, default))  # type: ignore[no-any-return]
+            except ValueError:
+                raise ValueError(f"{name} must be a number, got {env.get(name)!r}") from None
+
+        def duration(name: str, default: str) -> int:
+            try:
+                return parse_duration(get(name, default))
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+
+        protocol = get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
+        if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT "
+                             f"or SASL_SSL, got {protocol!r}")
+        security = KafkaSecurity(
+            protocol, get("KAFKA_SASL_MECHANISM", "SCRAM-SHA-256").upper(),
+            get("KAFKA_SASL_USERNAME", ""), env.get("KAFKA_SASL_PASSWORD", ""),
+            get("KAFKA_SSL_CAFILE", ""), get("KAFKA_SSL_CERTFILE", ""),
+            get("KAFKA_SSL_KEYFILE", ""))
+        if protocol.startswith("SASL") and not security.username:
+            raise ValueError(f"KAFKA_SECURITY_PROTOCOL={protocol} needs KAFKA_SASL_USERNAME "
+                             "and KAFKA_SASL_PASSWORD")
+        engine = EngineConfig(
+            lateness_us=duration("SALESPULSE_LATENESS", "30d"),
+            dedupe_horizon_us=duration("SALESPULSE_DEDUPE_HORIZON", "24h"),
+            max_skew_us=duration("SALESPULSE_MAX_SKEW", "5m"),
+            team_targets=parse_targets(env.get("SALESPULSE_TEAM_TARGETS", "")),
+            track_dirty=True)
+        topics = {kind: get(f"SALESPULSE_TOPIC_{kind.upper()}", default)
+                  for kind, default in TOPIC_DEFAULTS.items()}
+        return cls(
+            bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+            app_id=get("SALESPULSE_APP_ID", "salespulse"),
+            topics=topics,
+            dead_letter_topic=get("SALESPULSE_TOPIC_DEADLETTER", "sales.deadletter"),
+            partitions=int(number("SALESPULSE_PARTITIONS", "4")),
+            web_host=get("SALESPULSE_WEB_HOST", "127.0.0.1"),
+            web_port=int(number("SALESPULSE_WEB_PORT", "6066")),
+            commit_interval_s=number("SALESPULSE_COMMIT_INTERVAL", "1.0", float),
+            max_reps=int(number("SALESPULSE_MAX_REPS", "50000")),
+            data_dir=get("SALESPULSE_DATA_DIR", os.path.join(tempfile.gettempdir(),
+                                                             "salespulse-data")),
+            security=security,
+            engine=engine,
+        )

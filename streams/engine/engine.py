@@ -15,7 +15,6 @@ DAY_US = 86_400 * US
 APPLIED, DUPLICATE, LATE = "applied", "duplicate", "late"
 LARGEST_WINDOW_US = max(w.seconds for w in WINDOWS) * US
 MAX_MINUTES = 120  # minute buckets a rep keeps before folding early (1h window + skew)
-MAX_HOURS = 48  # dedupe hours a rep keeps before forgetting early (24h horizon)
 
 
 @dataclass(frozen=True)
@@ -76,13 +75,13 @@ class Engine:
             self.counts.late += 1
             return LATE
         rep = self.reps.get(event.rep_id)
-        dedupe_floor = self.watermark - self.config.dedupe_horizon_us  # type: ignore[operator]
-        if rep is not None and rep.seen_since(event.event_id, dedupe_floor):
+        horizon = self.config.dedupe_horizon_us
+        if rep is not None and rep.is_duplicate(event, horizon):
             self.counts.duplicates += 1
             return DUPLICATE
         if rep is None:
             rep = self.reps[event.rep_id] = RepState(event.rep_id, self.config.track_dirty)
-        rep.remember(event.event_id, event.ts)
+        rep.remember(event, horizon)
         if now_us is not None and event.ts >= now_us:
             rep.pending.append(event)
             if rep.dirty is not None:
@@ -116,17 +115,16 @@ class Engine:
         if newest is None:
             return
         daily = newest // DAY_US > rep.swept_day
-        if not daily and len(rep.minutes) <= MAX_MINUTES and len(rep.seen_hours) <= MAX_HOURS:
+        if not daily and len(rep.minutes) <= MAX_MINUTES:
             return
         cfg = self.config
         # No read (T >= newest - skew) can reach a minute before this in its 1h window.
         fold_before = newest - HOUR_US - cfg.max_skew_us - 2 * 60 * US
-        dedupe_from = (self.watermark or newest) - cfg.dedupe_horizon_us
         if daily:
             rep.swept_day = newest // DAY_US
-            rep.prune_old(newest - cfg.retention_us, fold_before, dedupe_from)
+            rep.prune_old(newest - cfg.retention_us, fold_before, cfg.dedupe_horizon_us)
         else:
-            rep.prune_recent(fold_before, dedupe_from)
+            rep.prune_recent(fold_before)
 
     def active_reps(self, as_of: int) -> list[RepState]:
         """Reps with at least one applied event before T, sorted by id, state up to date."""

@@ -17,6 +17,7 @@ from typing import Any
 
 from streams.catalog import MEASURE_INDEX as I
 from streams.catalog import MEASURES, MICRO, Window
+from streams.engine.dedupe import Seen
 from streams.engine.windows import HOUR_US, MINUTE_US, start_bucket
 from streams.events import Event
 
@@ -45,8 +46,8 @@ Deltas = list[tuple[int, Any]]
 class RepState:
     """State of one rep; `dirty` collects changed units when persistence is on."""
 
-    __slots__ = ("rep_id", "team_id", "team_ts", "max_ts", "minutes", "hours", "folded_to",
-                 "prospects", "deals", "seen", "seen_hours", "pending", "caches", "dirty",
+    __slots__ = ("rep_id", "team_id", "team_ts", "max_ts", "minutes", "hours",
+                 "prospects", "deals", "seen", "pending", "caches", "dirty",
                  "swept_day")
 
     def __init__(self, rep_id: str, track_dirty: bool = False) -> None:
@@ -56,11 +57,9 @@ class RepState:
         self.max_ts = -(2**62)
         self.minutes: dict[int, list[Any]] = {}
         self.hours: dict[int, list[Any]] = {}
-        self.folded_to = -(2**62)  # minutes below this index live in hour buckets
         self.prospects: dict[str, list[int | None]] = {}
         self.deals: dict[str, list[Any]] = {}
-        self.seen: dict[str, int] = {}
-        self.seen_hours: dict[int, list[str]] = {}
+        self.seen: dict[str, Seen] = {}  # event type -> its dedupe memory
         self.pending: list[Event] = []
         # window name -> [is_minute_window, start bucket, running totals]
         self.caches: dict[str, list[Any]] = {}
@@ -72,13 +71,9 @@ class RepState:
     def _add(self, ts: int, deltas: Deltas) -> None:
         """Add `deltas` at event time `ts`: to its bucket and to the live window totals."""
         minute = ts // MINUTE_US
-        if minute >= self.folded_to:
-            tier, idx, unit = self.minutes, minute, "m"
-        else:  # a late event for a minute already folded into its hour
-            tier, idx, unit = self.hours, minute // 60, "h"
-        vec = tier.get(idx)
-        if vec is None:
-            vec = tier[idx] = [0] * N
+        vec = self.minutes.get(minute)
+        if vec is None:  # a late event's old minute folds into its hour at the next prune
+            vec = self.minutes[minute] = [0] * N
         for i, amount in deltas:
             vec[i] += amount
         if self.caches:
@@ -88,7 +83,7 @@ class RepState:
                     for i, amount in deltas:
                         totals[i] += amount
         if self.dirty is not None:
-            self.dirty.add((unit, idx))
+            self.dirty.add(("m", minute))
 
     def totals(self, window: Window, as_of: int) -> list[Any]:
         """Measure vector of `window` as of T (all applied events are before T)."""
@@ -273,31 +268,29 @@ class RepState:
 
     # -- dedupe and expiry ------------------------------------------------------
 
-    def seen_since(self, event_id: str, floor: int) -> bool:
-        """True when `event_id` was applied at an event time at or after `floor`."""
-        ts = self.seen.get(event_id)
-        return ts is not None and ts >= floor
+    def is_duplicate(self, e: Event, horizon_us: int) -> bool:
+        seen = self.seen.get(e.type)
+        return seen is not None and seen.is_duplicate(e.event_id, horizon_us)
 
-    def remember(self, event_id: str, ts: int) -> None:
-        self.seen[event_id] = ts
-        hour = ts // HOUR_US
-        ids = self.seen_hours.get(hour)
-        if ids is None:
-            self.seen_hours[hour] = [event_id]
-        else:
-            ids.append(event_id)
+    def remember(self, e: Event, horizon_us: int) -> None:
+        seen = self.seen.get(e.type)
+        if seen is None:
+            seen = self.seen[e.type] = Seen()
+        hour = seen.remember(e.event_id, e.ts)
         if self.dirty is not None:
-            self.dirty.add(("e", hour))
+            self.dirty.add(("e", e.type, hour))
+        self._mark([("e", e.type, h) for h in seen.forget(horizon_us)])
 
-    def prune_recent(self, fold_before: int, dedupe_from: int) -> None:
-        """Hourly and cheap: fold old minutes into hours, forget old dedupe hours."""
+    def prune_recent(self, fold_before: int) -> None:
+        """Cheap: fold the oldest minutes into their hours."""
         self._fold(_prefix_below(self.minutes, fold_before // MINUTE_US))
-        self._forget_seen(_prefix_below(self.seen_hours, dedupe_from // HOUR_US))
 
-    def prune_old(self, keep_from: int, fold_before: int, dedupe_from: int) -> None:
-        """Daily: also drop hours, prospects and deals past the retention. Dicts are kept
-        in update order, so each expiry scan stops at the first live entry."""
-        self.prune_recent(fold_before, dedupe_from)
+    def prune_old(self, keep_from: int, fold_before: int, horizon_us: int) -> None:
+        """Daily: also drop hours, prospects, deals and dedupe ids past their horizon.
+        Dicts are kept in update order, so each expiry scan stops at the first live entry."""
+        self.prune_recent(fold_before)
+        for kind, seen in self.seen.items():
+            self._mark([("e", kind, h) for h in seen.forget(horizon_us, everything=True)])
         floor = keep_from // HOUR_US
         dropped: list[Key] = [("h", h) for h in _prefix_below(self.hours, floor)]
         dropped += [("x", p) for p in _prefix_where(
@@ -322,15 +315,7 @@ class RepState:
             else:
                 hour[:] = map(add, hour, vec)
             changed += [("m", minute), ("h", minute // 60)]
-        self.folded_to = max(self.folded_to, max(minutes) + 1)
         self._mark(changed)
-
-    def _forget_seen(self, hours: list[int]) -> None:
-        for hour in hours:
-            for event_id in self.seen_hours.pop(hour):
-                if self.seen.get(event_id, 0) // HOUR_US == hour:
-                    del self.seen[event_id]
-        self._mark([("e", hour) for hour in hours])
 
     @staticmethod
     def _to_back(records: dict[str, Any], key: str) -> None:

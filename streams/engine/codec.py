@@ -1,0 +1,82 @@
+"""Compact, per-unit serialisation of rep state for a compacted changelog.
+
+A rep's state is split into small units (its meta, each minute and hour bucket,
+each prospect, each deal, each dedupe hour, its pending events) so a batch
+writes only what changed. Keys are JSON arrays, so ids may hold any character.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple
+from typing import Any
+
+import orjson
+
+from streams.engine.dedupe import Seen
+from streams.engine.rep import Key, RepState
+from streams.events import Event
+
+
+def encode_key(rep_id: str, unit: Key) -> bytes:
+    return orjson.dumps([rep_id, *unit])
+
+
+def decode_key(raw: bytes) -> tuple[str, Key]:
+    rep_id, *unit = orjson.loads(raw)
+    return rep_id, tuple(unit)
+
+
+def unit_value(rep: RepState, unit: Key) -> Any:
+    """The current value of one unit, or None when it no longer exists (a tombstone)."""
+    tag = unit[0]
+    if tag == "meta":
+        return [rep.team_id, rep.team_ts, rep.max_ts]
+    if tag == "pending":
+        return [list(astuple(e)) for e in rep.pending] or None
+    if tag == "e":
+        seen = rep.seen.get(unit[1])
+        return None if seen is None else seen.dump(unit[2])
+    store: dict[Any, Any] = {"m": rep.minutes, "h": rep.hours, "x": rep.prospects,
+                             "d": rep.deals}[tag]
+    return store.get(unit[1])
+
+
+def load_unit(rep: RepState, unit: Key, value: Any) -> None:
+    """Apply one recovered unit to a rep (the inverse of unit_value)."""
+    tag = unit[0]
+    if tag == "meta":
+        rep.team_id, rep.team_ts, rep.max_ts = value
+    elif tag == "pending":
+        rep.pending = [Event(*fields) for fields in value]
+    elif tag == "e":
+        seen = rep.seen.get(unit[1])
+        if seen is None:
+            seen = rep.seen[unit[1]] = Seen()
+        seen.load(unit[2], value)
+    else:
+        store: dict[Any, Any] = {"m": rep.minutes, "h": rep.hours, "x": rep.prospects,
+                                 "d": rep.deals}[tag]
+        store[unit[1]] = value
+
+
+def dirty_entries(rep: RepState) -> Iterator[tuple[bytes, bytes | None]]:
+    """(key, value or None) for every unit changed since the last call; clears the set."""
+    assert rep.dirty is not None, "the engine was built without track_dirty"
+    units, rep.dirty = rep.dirty, set()
+    for unit in units:
+        value = unit_value(rep, unit)
+        yield encode_key(rep.rep_id, unit), None if value is None else orjson.dumps(value)
+
+
+def load_reps(entries: Iterable[tuple[bytes, bytes]], track_dirty: bool = True
+              ) -> dict[str, RepState]:
+    """Rebuild reps from (key, value) changelog entries, latest value per key."""
+    reps: dict[str, RepState] = {}
+    for raw_key, raw_value in entries:
+        rep_id, unit = decode_key(raw_key)
+        rep = reps.get(rep_id)
+        if rep is None:
+            rep = reps[rep_id] = RepState(rep_id, track_dirty)
+        load_unit(rep, unit, orjson.loads(raw_value))
+    return reps

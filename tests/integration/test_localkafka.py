@@ -1,0 +1,89 @@
+"""The local Kafka broker: round trip, data kept across restarts, SCRAM authentication."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import pytest
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.errors import KafkaError
+
+from streams.localkafka import LocalKafka, create_topics
+
+pytestmark = pytest.mark.integration
+
+
+def _produce(config: dict[str, Any], topic: str, values: list[bytes]) -> None:
+    producer = KafkaProducer(acks="all", **config)
+    try:
+        for value in values:
+            producer.send(topic, value).get(timeout=30)
+    finally:
+        producer.close()
+
+
+def _consume(config: dict[str, Any], topic: str, count: int) -> list[bytes]:
+    consumer = KafkaConsumer(topic, group_id=f"g-{uuid.uuid4().hex[:8]}",
+                             auto_offset_reset="earliest", consumer_timeout_ms=30_000, **config)
+    try:
+        got: list[bytes] = []
+        for record in consumer:
+            got.append(record.value)
+            if len(got) == count:
+                break
+        return got
+    finally:
+        consumer.close()
+
+
+def test_round_trip(kafka: LocalKafka) -> None:
+    topic = f"roundtrip-{uuid.uuid4().hex[:8]}"
+    _produce(kafka.client_config(), topic, [b"hello", b"kafka"])
+    assert _consume(kafka.client_config(), topic, 2) == [b"hello", b"kafka"]
+
+
+def test_create_topics_is_idempotent(kafka: LocalKafka) -> None:
+    topic = f"made-{uuid.uuid4().hex[:8]}"
+    assert create_topics(kafka.bootstrap, [topic, topic], partitions=3) == [topic]
+    assert create_topics(kafka.bootstrap, [topic], partitions=3) == []
+    admin = KafkaAdminClient(**kafka.client_config())
+    try:
+        [desc] = admin.describe_topics([topic])
+        assert len(desc["partitions"]) == 3
+    finally:
+        admin.close()
+
+
+def test_restart_keeps_data() -> None:
+    # Its own broker: restarting the shared one would cut other tests' connections.
+    with LocalKafka() as broker:
+        bootstrap, config = broker.bootstrap, broker.client_config()
+        _produce(config, "durable", [b"before-restart"])
+        broker.restart()
+        assert broker.bootstrap == bootstrap
+        assert _consume(config, "durable", 1) == [b"before-restart"]
+        broker.kill()  # a crash, not a clean shutdown
+        broker.restart()
+        _produce(config, "durable", [b"after-crash"])
+        assert _consume(config, "durable", 2) == [b"before-restart", b"after-crash"]
+    assert not broker.running
+    broker.stop()  # idempotent
+
+
+def test_scram_right_credentials_work_wrong_ones_fail(caplog: pytest.LogCaptureFixture) -> None:
+    with LocalKafka(scram_users={"alice": "alice-secret"}) as broker:
+        good = broker.client_config("alice")
+        _produce(good, "secured", [b"for-alice"])
+        assert _consume(good, "secured", 1) == [b"for-alice"]
+
+        bad = {**good, "sasl_plain_password": "not-alices"}
+        with caplog.at_level(logging.ERROR, logger="kafka"), pytest.raises(KafkaError):
+            KafkaAdminClient(bootstrap_timeout_ms=3000, **bad).list_topics()
+        # kafka-python only reports "unable to bootstrap"; the cause is in its log.
+        assert "SaslAuthenticationFailed" in caplog.text
+
+        plain = {"bootstrap_servers": broker.bootstrap}
+        with pytest.raises(KafkaError):
+            KafkaAdminClient(bootstrap_timeout_ms=3000, **plain).list_topics()

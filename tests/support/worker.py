@@ -1,0 +1,91 @@
+"""Run a real `salespulse worker` process against the local broker, and talk to it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from streams.localkafka import create_topics, free_port
+from streams.settings import TOPIC_DEFAULTS
+
+
+def topic_env(prefix: str) -> dict[str, str]:
+    """Topic names of one isolated test world."""
+    env = {f"SALESPULSE_TOPIC_{kind.upper()}": f"{prefix}.{name}"
+           for kind, name in TOPIC_DEFAULTS.items()}
+    env["SALESPULSE_TOPIC_DEADLETTER"] = f"{prefix}.sales.deadletter"
+    return env
+
+
+class WorkerProcess:
+    """A worker subprocess with its own web port; logs go to a file for post-mortems."""
+
+    def __init__(self, bootstrap: str, prefix: str, workdir: Path, partitions: int = 4,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.port = free_port()
+        self.log_path = workdir / f"worker-{self.port}.log"
+        self.env = {**os.environ, **topic_env(prefix),
+                    "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SALESPULSE_APP_ID": prefix,
+                    "SALESPULSE_PARTITIONS": str(partitions),
+                    "SALESPULSE_DATA_DIR": str(workdir / f"data-{self.port}"),
+                    "SALESPULSE_COMMIT_INTERVAL": "0.5", **(extra_env or {})}
+        self.topics = [v for k, v in self.env.items() if k.startswith("SALESPULSE_TOPIC_")]
+        create_topics(bootstrap, self.topics, partitions)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def start(self, timeout: float = 90) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(self.port),
+             "-l", "info"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.wait_for(lambda: self.scrape() is not None, timeout, "the worker's /metrics")
+        return self
+
+    def scrape(self, as_of: str | None = None) -> str | None:
+        url = self.url + (f"?as_of={as_of}" if as_of else "")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                return response.read().decode()
+        except OSError:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {self.proc.returncode}:\n"
+                                   + self.log_tail()) from None
+            return None
+
+    def wait_for(self, ready: Callable[[], Any], timeout: float, what: str) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            value = ready()
+            if value:
+                return value
+            time.sleep(0.3)
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, nothing flushed."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
