@@ -63,11 +63,11 @@ class StateSync:
 
     def __init__(self) -> None:
         self.loaded: set[int] = set()
-        self.dead_letters: list[asyncio.Future[Any]] = []
+        self.dead_letters: list[Any] = []  # delivery futures of dead letters
 
     def load(self, partitions: set[int]) -> None:
         """Rebuild the reps of newly assigned partitions, then free the table's copy."""
-        store = table.data
+        store: Any = table.data  # faust's memory store: .data and ._key_partition
         fresh = partitions - self.loaded
         by_partition: dict[int, list[tuple[bytes, bytes]]] = {p: [] for p in fresh}
         for key, value in store.data.items():
@@ -86,7 +86,7 @@ class StateSync:
             engine.newest_applied = max(engine.newest_applied or newest, newest)
             engine.watermark = max(engine.watermark or newest, newest)
         self.loaded |= fresh
-        store.data.clear()
+        store.data.clear()  # the engine owns the state from here on
         store._key_partition.clear()
         log.info("recovered %d reps of partitions %s from the changelog", recovered,
                  sorted(fresh))
@@ -116,7 +116,7 @@ class DurableConsumer(KafkaConsumer):
         try:
             await state.flush()
             await self._handle_attached(offsets)
-        except (ProducerSendError, asyncio.TimeoutError, OSError) as exc:
+        except (TimeoutError, ProducerSendError, OSError) as exc:
             await self.crash(exc)  # no commit: the events are consumed again after restart
             return False
         return await self._commit_offsets(offsets, start_new_transaction=start_new_transaction)
@@ -139,11 +139,11 @@ app = faust.App(
     consumer_auto_offset_reset="earliest",
     Table=KpiTable,
 )
-app.transport.Consumer = DurableConsumer
+app.transport.Consumer = DurableConsumer  # type: ignore[misc]
 state = StateSync()
 table = app.Table("kpi_state", key_type=bytes, value_type=bytes, partitions=settings.partitions)
-raw = {"key_type": bytes, "value_type": bytes, "value_serializer": "raw", "internal": True,
-       "partitions": settings.partitions}
+raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "value_serializer": "raw",
+                       "internal": True, "partitions": settings.partitions}
 sources = app.topic(*sorted(SOURCE_TOPICS), **raw)
 dead_letters = app.topic(settings.dead_letter_topic, **raw)
 

@@ -20,10 +20,9 @@ def _targets(text: str) -> dict[str, float]:
 
 def _replay(args: argparse.Namespace) -> int:
     from streams.engine import EngineConfig
+    from streams.events import parse_timestamp
     from streams.replay import ReplayError, replay, to_json
     from streams.table import to_table
-
-    from streams.events import parse_timestamp
 
     config = EngineConfig(team_targets=args.targets)
     try:
@@ -122,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
                                        "or 127.0.0.1)")
     wk.add_argument("--web-port", type=int, help="port of /metrics (default "
                                                  "$SALESPULSE_WEB_PORT or 6066)")
-    wk.add_argument("-l", "--loglevel", default="info")
+    wk.add_argument("-l", "--loglevel", default="info",
+                    choices=("crit", "error", "warn", "info", "debug"))
     wk.set_defaults(run=_worker)
 
     gn = commands.add_parser("generate", help="realistic demo events to Kafka or a file")
@@ -137,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     gn.add_argument("--seed", type=int, default=7)
     gn.add_argument("--progress", type=int, default=1000, help="report every N events")
     gn.set_defaults(run=_generate)
+
+    dm = commands.add_parser("demo", help="broker + worker + demo producer until Ctrl-C")
+    dm.add_argument("--rate", type=float, default=20.0, help="demo events per second")
+    dm.set_defaults(run=lambda args: __import__("streams.demo").demo.run(args.rate))
 
     return parser
 

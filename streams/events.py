@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from datetime import datetime, timedelta, timezone
 
 import msgspec
 import orjson
@@ -45,7 +45,7 @@ REASONS: dict[str, str] = {
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 
 
@@ -94,7 +94,7 @@ def parse_timestamp(text: str) -> int:
 
 def format_timestamp(ts: int) -> str:
     """Integer microseconds to RFC 3339 UTC, seconds precision unless needed."""
-    moment = datetime.fromtimestamp(ts // 1_000_000, timezone.utc)
+    moment = datetime.fromtimestamp(ts // 1_000_000, UTC)
     text = moment.strftime("%Y-%m-%dT%H:%M:%S")
     micros = ts % 1_000_000
     return text + (f".{micros:06d}".rstrip("0") if micros else "") + "Z"
@@ -144,7 +144,8 @@ def _score(obj: dict) -> int:
     if value is None:
         raise Rejected("missing_field", "required field 'score' is missing")
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 10:
-        raise Rejected("invalid_field", f"field 'score' must be an integer 0..10, got {value!r}"[:120])
+        shown = repr(value)[:40]
+        raise Rejected("invalid_field", f"field 'score' must be an integer 0..10, got {shown}")
     return value
 
 

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streams.engine import APPLIED, DUPLICATE, Engine, Snapshot, take_snapshot
-from streams.exporter import PipelineMetrics, render
 from streams.events import Rejected, parse_event
+from streams.exporter import PipelineMetrics, render
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -37,9 +37,7 @@ def unit_value(rep: RepState, unit: Key) -> Any:
     if tag == "e":
         seen = rep.seen.get(unit[1])
         return None if seen is None else seen.dump(unit[2])
-    store: dict[Any, Any] = {"m": rep.minutes, "h": rep.hours, "x": rep.prospects,
-                             "d": rep.deals}[tag]
-    return store.get(unit[1])
+    return _stores(rep)[tag].get(unit[1])
 
 
 def load_unit(rep: RepState, unit: Key, value: Any) -> None:
@@ -55,9 +53,11 @@ def load_unit(rep: RepState, unit: Key, value: Any) -> None:
             seen = rep.seen[unit[1]] = Seen()
         seen.load(unit[2], value)
     else:
-        store: dict[Any, Any] = {"m": rep.minutes, "h": rep.hours, "x": rep.prospects,
-                                 "d": rep.deals}[tag]
-        store[unit[1]] = value
+        _stores(rep)[tag][unit[1]] = value
+
+
+def _stores(rep: RepState) -> dict[str, dict[Any, Any]]:
+    return {"m": rep.minutes, "h": rep.hours, "x": rep.prospects, "d": rep.deals}
 
 
 def dirty_entries(rep: RepState) -> Iterator[tuple[bytes, bytes | None]]:

@@ -296,7 +296,8 @@ class RepState:
         dropped += [("x", p) for p in _prefix_where(
             self.prospects, lambda rec: max(t for t in rec if t is not None) < keep_from)]
         dropped += [("d", d) for d in _prefix_where(self.deals, lambda rec: rec[LAST] < keep_from)]
-        stores = {"h": self.hours, "x": self.prospects, "d": self.deals}
+        stores: dict[str, dict[Any, Any]] = {"h": self.hours, "x": self.prospects,
+                                             "d": self.deals}
         for name, key in dropped:
             del stores[name][key]
         if dropped:
