@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -58,9 +57,9 @@ class Rejected(ValueError):
         self.message = message
 
 
-@dataclass(slots=True)
-class Event:
-    """A valid event; `ts` is occurred_at in integer microseconds since the epoch."""
+class Event(msgspec.Struct):
+    """A valid event; `ts` is occurred_at in integer microseconds since the epoch.
+    (A msgspec Struct: built in C, it costs a third of a dataclass per event.)"""
 
     event_id: str
     type: str

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from streams.engine import APPLIED, DUPLICATE, Engine, Snapshot, take_snapshot
+from streams.engine import APPLIED, DUPLICATE, Engine, Snapshot, take_snapshot, tune_gc
 from streams.events import Rejected, parse_event
 from streams.exporter import PipelineMetrics, render
 from streams.settings import Settings
@@ -41,6 +41,7 @@ class Pipeline:
 
     def __init__(self, settings: Settings, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
+        tune_gc()
         self.engine = Engine(settings.engine)
         self.metrics = PipelineMetrics()
         self.clock = clock

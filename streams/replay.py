@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from streams.engine import Engine, EngineConfig, Snapshot, kpis, take_snapshot
+from streams.engine import Engine, EngineConfig, Snapshot, kpis, take_snapshot, tune_gc
 from streams.events import Rejected, format_timestamp, parse_event
 
 PROGRESS_MIN_BYTES = 20_000_000
@@ -55,6 +55,7 @@ def _lines(stream: BinaryIO, path: Path, progress: bool) -> Iterator[bytes]:
 def replay(path: Path, as_of: int | None, config: EngineConfig | None = None,
            progress: bool = True, now_us: int | None = None) -> ReplayResult:
     """Run the engine over a file in order; T defaults to just after the latest event."""
+    tune_gc()
     engine = Engine(config)
     clock = now_us if now_us is not None else time.time_ns() // 1000
     skew = engine.config.max_skew_us

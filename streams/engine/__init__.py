@@ -1,8 +1,16 @@
 """The pure KPI engine (no Faust, Kafka or Prometheus imports): windows, dedupe, lateness."""
 
-from streams.engine.engine import APPLIED, DUPLICATE, LATE, Counts, Engine, EngineConfig
+from streams.engine.engine import (
+    APPLIED,
+    DUPLICATE,
+    LATE,
+    Counts,
+    Engine,
+    EngineConfig,
+    tune_gc,
+)
 from streams.engine.rep import RepState
 from streams.engine.snapshot import Row, Snapshot, kpis, take_snapshot
 
 __all__ = ["APPLIED", "DUPLICATE", "LATE", "Counts", "Engine", "EngineConfig", "RepState", "Row",
-           "Snapshot", "kpis", "take_snapshot"]
+           "Snapshot", "kpis", "take_snapshot", "tune_gc"]

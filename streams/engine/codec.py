@@ -8,9 +8,9 @@ writes only what changed. Keys are JSON arrays, so ids may hold any character.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import astuple
 from typing import Any
 
+import msgspec
 import orjson
 
 from streams.engine.dedupe import Seen
@@ -33,7 +33,7 @@ def unit_value(rep: RepState, unit: Key) -> Any:
     if tag == "meta":
         return [rep.team_id, rep.team_ts, rep.max_ts]
     if tag == "pending":
-        return [list(astuple(e)) for e in rep.pending] or None
+        return [list(msgspec.structs.astuple(e)) for e in rep.pending] or None
     if tag == "e":
         seen = rep.seen.get(unit[1])
         return None if seen is None else seen.dump(unit[2])

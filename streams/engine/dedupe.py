@@ -40,18 +40,16 @@ class Seen:
         return hour
 
     def forget(self, horizon_us: int, everything: bool = False) -> list[int]:
-        """Drop hours wholly past the horizon; the front of the dict unless `everything`."""
+        """Drop hours wholly past the horizon: all of them, or those at the front."""
         floor = (self.newest - horizon_us) // HOUR_US
         if everything:
             gone = [h for h in self.hours if h < floor]
-        elif len(self.hours) > MAX_HOURS:
+        else:
             gone = []
             for hour in self.hours:  # hours arrive in (almost) time order
                 if hour >= floor:
                     break
                 gone.append(hour)
-        else:
-            return []
         for hour in gone:
             for event_id in self.hours.pop(hour):
                 if self.ids.get(event_id, 0) // HOUR_US == hour:

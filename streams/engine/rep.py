@@ -17,7 +17,7 @@ from typing import Any
 
 from streams.catalog import MEASURE_INDEX as I
 from streams.catalog import MEASURES, MICRO, Window
-from streams.engine.dedupe import Seen
+from streams.engine.dedupe import MAX_HOURS, Seen
 from streams.engine.windows import HOUR_US, MINUTE_US, start_bucket
 from streams.events import Event
 
@@ -268,18 +268,19 @@ class RepState:
 
     # -- dedupe and expiry ------------------------------------------------------
 
-    def is_duplicate(self, e: Event, horizon_us: int) -> bool:
-        seen = self.seen.get(e.type)
-        return seen is not None and seen.is_duplicate(e.event_id, horizon_us)
-
-    def remember(self, e: Event, horizon_us: int) -> None:
+    def admit(self, e: Event, horizon_us: int) -> bool:
+        """Remember the event's id; False when it is a duplicate (see engine/dedupe.py)."""
         seen = self.seen.get(e.type)
         if seen is None:
             seen = self.seen[e.type] = Seen()
+        elif seen.is_duplicate(e.event_id, horizon_us):
+            return False
         hour = seen.remember(e.event_id, e.ts)
         if self.dirty is not None:
             self.dirty.add(("e", e.type, hour))
-        self._mark([("e", e.type, h) for h in seen.forget(horizon_us)])
+        if len(seen.hours) > MAX_HOURS:
+            self._mark([("e", e.type, h) for h in seen.forget(horizon_us)])
+        return True
 
     def prune_recent(self, fold_before: int) -> None:
         """Cheap: fold the oldest minutes into their hours."""
