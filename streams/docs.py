@@ -69,3 +69,17 @@ def events_markdown() -> str:
 
 
 GENERATED = {"docs/kpis.md": kpis_markdown, "docs/reasons.md": events_markdown}
+
+
+def write_all(root: str = ".") -> list[str]:
+    """Regenerate the docs; returns the paths written."""
+    import os
+
+    for path, render in GENERATED.items():
+        with open(os.path.join(root, path), "w", encoding="utf-8") as out:
+            out.write(render())
+    return list(GENERATED)
+
+
+if __name__ == "__main__":
+    print("\n".join(write_all()))

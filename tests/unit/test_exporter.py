@@ -1,0 +1,84 @@
+"""The /metrics body: one gauge per measure and rep window, escaped labels, exact values."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from streams.catalog import MEASURES, WINDOWS
+from streams.pipeline import Pipeline
+from streams.settings import Settings
+from tests.support.metrics import measure_samples, samples
+
+NOW = 1_795_500_000.0  # seconds
+
+
+def _touch(rep_id: str, team_id: str, n: int, seconds_ago: float = 60) -> bytes:
+    return orjson.dumps({"event_id": f"t{n}", "type": "touch", "rep_id": rep_id,
+                         "team_id": team_id, "prospect_id": f"p{n}", "channel": "call",
+                         "outcome": "connected", "occurred_at": _rfc3339(NOW - seconds_ago)})
+
+
+def _rfc3339(seconds: float) -> str:
+    from streams.events import format_timestamp
+
+    return format_timestamp(int(seconds * 1e6))
+
+
+def _pipeline(**env: str) -> Pipeline:
+    return Pipeline(Settings.from_env(env), clock=lambda: NOW)
+
+
+@pytest.mark.parametrize("rep_id", ['quote"d', "back\\slash", "new\nline", "ü-日本-😀", "r 1"])
+def test_label_values_round_trip_through_the_text_format(rep_id: str) -> None:
+    pipeline = _pipeline()
+    assert pipeline.handle("sales.touches", 0, 0, None, _touch(rep_id, f"team {rep_id}", 1)) is None
+    scraped = measure_samples(pipeline.scrape().decode())
+    assert scraped[("touches", rep_id, f"team {rep_id}", "7d")] == 1
+    assert scraped[("calls_connected", rep_id, f"team {rep_id}", "1h")] == 1
+
+
+def test_every_measure_and_window_is_exported_per_rep() -> None:
+    pipeline = _pipeline()
+    for n, rep in enumerate(("a", "b", "c")):
+        pipeline.handle("sales.touches", 0, n, None, _touch(rep, "t", n))
+    scraped = measure_samples(pipeline.scrape().decode())
+    assert len(scraped) == 3 * len(WINDOWS) * len(MEASURES)
+    assert sum(v for (m, _, _, w), v in scraped.items() if m == "touches" and w == "1h") == 3
+
+
+def test_windows_roll_with_the_clock() -> None:
+    clock = [NOW]
+    pipeline = Pipeline(Settings.from_env({}), clock=lambda: clock[0])
+    pipeline.handle("sales.touches", 0, 0, None, _touch("a", "t", 1, seconds_ago=30))
+    clock[0] += 2 * 3600
+    scraped = measure_samples(pipeline.scrape().decode())
+    assert scraped[("touches", "a", "t", "1h")] == 0
+    assert scraped[("touches", "a", "t", "24h")] == 1
+
+
+def test_rejections_are_counted_and_returned_as_dead_letters() -> None:
+    pipeline = _pipeline()
+    letter = pipeline.handle("sales.touches", 2, 41, b"k", b'{"type": "touch"')
+    assert letter is not None and letter.reason == "invalid_json" and letter.value == \
+        b'{"type": "touch"'
+    assert dict(letter.headers())["source_offset"] == b"41"
+    body = samples(pipeline.scrape().decode())
+    assert body[("salespulse_events_rejected_total",
+                 (("reason", "invalid_json"), ("topic", "sales.touches")))] == 1
+
+
+def test_the_rep_cap_dead_letters_new_reps() -> None:
+    pipeline = _pipeline(SALESPULSE_MAX_REPS="2")
+    reasons = [pipeline.handle("sales.touches", 0, n, None, _touch(f"r{n}", "t", n))
+               for n in range(4)]
+    assert [r and r.reason for r in reasons] == [None, None, "rep_limit", "rep_limit"]
+    assert pipeline.handle("sales.touches", 0, 9, None, _touch("r1", "t", 9)) is None
+
+
+def test_no_ids_but_rep_and_team_in_labels() -> None:
+    pipeline = _pipeline()
+    pipeline.handle("sales.touches", 0, 0, None, _touch("a", "t", 1))
+    labels = {name for (_, pairs) in samples(pipeline.scrape().decode()) for name, _ in pairs}
+    assert labels <= {"rep_id", "team_id", "window", "type", "reason", "topic", "partition",
+                      "le", "team_id"}
