@@ -46,6 +46,8 @@ _RFC3339 = re.compile(
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
+_MIN_TS = (datetime(1, 1, 2, tzinfo=UTC) - _EPOCH) // _ONE_US
+_MAX_TS = (datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH) // _ONE_US
 
 
 class Rejected(ValueError):
@@ -88,7 +90,10 @@ def parse_timestamp(text: str) -> int:
         moment = datetime.fromisoformat(text)
     except ValueError:  # lower-case t / z are RFC 3339 too
         moment = datetime.fromisoformat(text.upper())
-    return (moment - _EPOCH) // _ONE_US
+    ts = (moment - _EPOCH) // _ONE_US
+    if not _MIN_TS <= ts <= _MAX_TS:  # the offset moved it outside years 1..9999 UTC
+        raise ValueError(f"{text[:64]!r} is outside years 0001..9999 in UTC")
+    return ts
 
 
 def format_timestamp(ts: int) -> str:
@@ -177,7 +182,8 @@ def _event_type(obj: dict, topic_type: str | None) -> str:
         raise Rejected("unknown_type", f"field 'type' must be one of {', '.join(TYPES)}; "
                                        f"got {str(value)[:64]!r}")
     if topic_type is not None and value != topic_type:
-        raise Rejected("type_mismatch", f"a {value!r} event on the {topic_type!r} topic")
+        raise Rejected("type_mismatch", f"field 'type' is {value!r} but the message came "
+                                        f"from the topic of {topic_type!r} events")
     return value  # type: ignore[no-any-return]
 
 

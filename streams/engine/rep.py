@@ -309,6 +309,10 @@ class RepState:
         if not minutes:
             return
         changed: list[Key] = []
+        newest = max(minutes)
+        for window, (is_minute, start, _) in list(self.caches.items()):
+            if is_minute and start <= newest:
+                del self.caches[window]  # it would look for these minutes to subtract them
         for minute in minutes:
             vec = self.minutes.pop(minute)
             hour = self.hours.get(minute // 60)
