@@ -1,0 +1,262 @@
+"""Grafana boards as code (grafana-foundation-sdk) and their provisioning files.
+
+Three boards: team overview (each alerted KPI against its threshold, every KPI, the
+firing alerts), rep drill-down (variables team, rep, window) and pipeline health
+(throughput, delay, lag, dead letters by reason). Every panel reads the recording rules
+or the worker's own metrics, so the e2e test can run each query against Prometheus.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from grafana_foundation_sdk.builders import common as common_b
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.builders import prometheus, stat, table, timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common
+from grafana_foundation_sdk.models import dashboard as model
+from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+
+from streams.catalog import (
+    ACTIVITY_WINDOW,
+    ALERTS,
+    KPIS,
+    MAGIC_NUMBER_WINDOW,
+    MEASURES,
+    PIPELINE_ALERTS,
+    WINDOWS,
+    Alert,
+)
+from streams.render import GENERATED, JOB, alerts, runbook_url, yamltext
+from streams.render.promql import kpi_record
+
+DATASOURCE_UID = "prometheus"
+DS = model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+DASHBOARDS_DIR = "grafana/dashboards"
+UNITS = {"ratio": "percentunit", "currency": "none", "days": "d", "count": "none",
+         "score": "none"}
+DECIMALS = {"currency": 2.0, "count": 1.0, "score": 0.0}
+KPI_LABELS = {"magic_number": "Magic number", "activity_ratio": "Activity ratio"}
+Panel = Any  # a grafana-foundation-sdk panel builder
+
+
+def _q(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> Any:
+    q = prometheus.Dataquery().expr(expr).ref_id(ref).datasource(DS)
+    if legend:
+        q = q.legend_format(legend)
+    return q.instant().format(PromQueryFormat.TABLE) if instant else q
+
+
+def _steps(alert: Alert | None) -> Any:
+    if alert is None:
+        steps = [model.Threshold(value=None, color="green")]
+    elif alert.op == "<":
+        steps = [model.Threshold(value=None, color="red"),
+                 model.Threshold(value=alert.threshold, color="green")]
+    else:
+        steps = [model.Threshold(value=None, color="green"),
+                 model.Threshold(value=alert.threshold, color="red")]
+    return dash.ThresholdsConfig().mode(model.ThresholdsMode.ABSOLUTE).steps(steps)
+
+
+def _unit(panel: Panel, unit: str) -> Panel:
+    panel = panel.unit(UNITS.get(unit, "none"))
+    return panel.decimals(DECIMALS[unit]) if unit in DECIMALS else panel
+
+
+def _graph(title: str, targets: list[Any], unit: str = "count", alert: Alert | None = None,
+           description: str = "", span: int = 12) -> Panel:
+    panel = (timeseries.Panel().title(title).datasource(DS).span(span).height(8)
+             .thresholds(_steps(alert)).targets(targets))
+    if alert is not None:
+        panel = panel.thresholds_style(common_b.GraphThresholdsStyleConfig()
+                                       .mode(common.GraphThresholdsStyleMode.DASHED))
+    if description:
+        panel = panel.description(description)
+    return _unit(panel, unit)
+
+
+def _stat(title: str, expr: str, unit: str, alert: Alert | None, span: int = 4) -> Panel:
+    panel = (stat.Panel().title(title).datasource(DS).span(span).height(4)
+             .with_target(_q(expr)).thresholds(_steps(alert))
+             .color_mode(common.BigValueColorMode.BACKGROUND if alert else
+                         common.BigValueColorMode.NONE))
+    return _unit(panel, unit)
+
+
+def _table(title: str, expr: str, span: int = 24) -> Panel:
+    return (table.Panel().title(title).datasource(DS).span(span).height(6)
+            .with_target(_q(expr, instant=True)))
+
+
+def _label(kpi: str) -> str:
+    return KPI_LABELS.get(kpi) or kpi.replace("_", " ").capitalize()
+
+
+def _absolute_alert(kpi: str) -> Alert | None:
+    return next((a for a in ALERTS if a.kpi == kpi and not a.relative_to_team), None)
+
+
+def _alert_panel(alert: Alert) -> Panel:
+    """The KPI an alert reads, for the chosen team, against the alert's threshold."""
+    unit = alerts.unit_of(alert)
+    desc = f"{alerts.description(alert)} Runbook: {runbook_url(alert.name)}"
+    name = f"{_label(alert.kpi)}, last {alert.window}"
+    team = kpi_record("team_window", alert.kpi) + f'{{team_id="$team", window="{alert.window}"}}'
+    if alert.scope == "team":
+        return _graph(f"{name} (team)", [_q(team, "{{team_id}}")], unit, alert, desc)
+    rep = kpi_record("rep_window", alert.kpi) + f'{{team_id="$team", window="{alert.window}"}}'
+    if alert.relative_to_team:
+        expr = f"{rep}\n/ on (team_id, window) group_left ()\n({team} > 0)"
+        return _graph(f"{name}: rep / team average", [_q(expr, "{{rep_id}}")], "ratio", alert,
+                      desc)
+    return _graph(f"{name}: by rep", [_q(rep, "{{rep_id}}"), _q(team, "team", "B")], unit,
+                  alert, desc)
+
+
+def _kpi_stats(window: str, selector: str) -> list[Panel]:
+    panels = [_stat(_label(k.name), f'{kpi_record("team_window", k.name)}{{{selector}, '
+                    f'window="{window}"}}', k.unit, _absolute_alert(k.name)) for k in KPIS]
+    for kpi, fixed in (("magic_number", MAGIC_NUMBER_WINDOW), ("activity_ratio", ACTIVITY_WINDOW)):
+        panels.append(_stat(f"{_label(kpi)} ({fixed})", f'{kpi_record("team_window", kpi)}'
+                            f'{{{selector}, window="{fixed}"}}', alerts.KPI_UNITS[kpi],
+                            _absolute_alert(kpi)))
+    return panels
+
+
+def _team_var() -> Any:
+    return (dash.QueryVariable("team").label("Team").datasource(DS)
+            .query("label_values(salespulse_touches, team_id)")
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(
+                model.VariableSort.ALPHABETICAL_ASC))
+
+
+def _window_var() -> Any:
+    names = [w.name for w in WINDOWS]
+    default = "7d" if "7d" in names else names[0]
+    return (dash.CustomVariable("window").label("Window").values(",".join(names))
+            .current(model.VariableOption(selected=True, text=default, value=default)))
+
+
+def _board(uid: str, title: str, variables: list[Any],
+           sections: list[tuple[str, list[Panel]]]) -> dict[str, Any]:
+    board = (dash.Dashboard(title).uid(uid).description(GENERATED).tags(["salespulse"])
+             .refresh("1m").time("now-24h", "now").timezone("browser").readonly()
+             .link(dash.DashboardLink("Salespulse").type(model.DashboardLinkType.DASHBOARDS)
+                   .tags(["salespulse"]).as_dropdown(True).include_vars(True).keep_time(True)))
+    for variable in variables:
+        board = board.with_variable(variable)
+    for row, panels in sections:
+        board = board.with_row(dash.Row(row))
+        for panel in panels:
+            board = board.with_panel(panel)
+    data: dict[str, Any] = json.loads(json.dumps(board.build(), cls=JSONEncoder))
+    for i, panel in enumerate(data["panels"], start=1):  # stable ids, rows included
+        panel["id"] = i
+    return data
+
+
+def team_overview() -> dict[str, Any]:
+    firing = 'ALERTS{alertstate="firing", team_id="$team"}'
+    return _board("salespulse-team", "Salespulse: team overview", [_team_var(), _window_var()], [
+        ("Firing alerts", [
+            _stat("Firing alerts", f"count({firing}) or vector(0)", "count", None),
+            _table("Firing alerts of team $team", firing, span=20)]),
+        ("Alerted KPIs against their thresholds", [_alert_panel(a) for a in ALERTS]),
+        ("Every KPI of team $team, last $window", _kpi_stats("$window", 'team_id="$team"')),
+    ])
+
+
+def rep_drilldown() -> dict[str, Any]:
+    rep_var = (dash.QueryVariable("rep").label("Rep").datasource(DS)
+               .query('label_values(salespulse_touches{team_id="$team"}, rep_id)')
+               .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+               .sort(model.VariableSort.ALPHABETICAL_ASC))
+    graphs = []
+    for kpi in KPIS:
+        rep = f'{kpi_record("rep_window", kpi.name)}{{rep_id="$rep", window="$window"}}'
+        team = f'{kpi_record("team_window", kpi.name)}{{team_id="$team", window="$window"}}'
+        graphs.append(_graph(_label(kpi.name), [_q(rep, "{{rep_id}}"),
+                                                _q(team, "team {{team_id}}", "B")],
+                             kpi.unit, _absolute_alert(kpi.name), kpi.help, span=8))
+    names = "|".join(m.metric for m in MEASURES)
+    return _board("salespulse-rep", "Salespulse: rep drill-down",
+                  [_team_var(), rep_var, _window_var()], [
+                      ("Firing alerts", [_table("Firing alerts of rep $rep",
+                                                'ALERTS{alertstate="firing", rep_id="$rep"}')]),
+                      ("KPIs of rep $rep against team $team, last $window", graphs),
+                      ("Measures", [_table("Measures of rep $rep, last $window",
+                                           f'{{__name__=~"{names}", rep_id="$rep", '
+                                           f'window="$window"}}')]),
+                  ])
+
+
+def pipeline_health() -> dict[str, Any]:
+    lag = next((a for a in PIPELINE_ALERTS if a.kpi == "consumer_lag"), None)
+    rate = "[$__rate_interval]"
+    delay = "sum by (le) (rate(salespulse_processing_delay_seconds_bucket" + rate + "))"
+    return _board("salespulse-pipeline", "Salespulse: pipeline health", [], [
+        ("Alerts and workers", [
+            _table("Firing pipeline alerts", 'ALERTS{alertstate="firing", component="pipeline"}',
+                   span=12),
+            _graph("Workers up", [_q(f'up{{job="{JOB}"}}', "{{instance}}")], span=6),
+            _graph("Reps held per worker", [_q("salespulse_reps", "{{instance}}")], span=6)]),
+        ("Throughput and delay", [
+            _graph("Events applied per second, by type", [_q(
+                f"sum by (type) (rate(salespulse_events_processed_total{rate}))", "{{type}}")]),
+            _graph("Processing delay (now - occurred_at)", [
+                _q(f"histogram_quantile({q}, {delay})", f"p{round(q * 100)}", ref)
+                for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))], "count"),
+            _graph("Duplicates and late events per second", [
+                _q(f"sum by (type) (rate(salespulse_events_duplicate_total{rate}))",
+                   "duplicate {{type}}"),
+                _q(f"sum by (type) (rate(salespulse_events_late_total{rate}))", "late {{type}}",
+                   "B")]),
+            _graph("Seconds since the last message and the newest event", [
+                _q("time() - max(salespulse_last_processed_timestamp_seconds)", "last message"),
+                _q("time() - max(salespulse_last_event_timestamp_seconds)", "newest event time",
+                   "B")])]),
+        ("Lag and dead letters", [
+            _graph("Consumer lag (messages)", [_q(
+                "max by (topic, partition) (salespulse_consumer_lag)",
+                "{{topic}}[{{partition}}]")], "count", lag),
+            _graph("Dead letters by reason", [_q(
+                f"sum by (reason) (increase(salespulse_events_rejected_total{rate}))",
+                "{{reason}}")]),
+            _graph("Dead letters that could not be sent", [_q(
+                f"sum(increase(salespulse_dead_letter_failures_total{rate}))", "failed")])]),
+    ])
+
+
+BOARDS = {"team-overview": team_overview, "rep-drilldown": rep_drilldown,
+          "pipeline-health": pipeline_health}
+
+
+def panel_queries(board: dict[str, Any]) -> list[tuple[str, str]]:
+    """(panel title, expr) of every query of a board, rows included."""
+    out = []
+    stack = list(board["panels"])
+    while stack:
+        panel = stack.pop(0)
+        stack.extend(panel.get("panels", []))
+        out += [(panel["title"], t["expr"]) for t in panel.get("targets", [])]
+    return out
+
+
+def render_grafana(prometheus_url: str = "http://prometheus:9090") -> dict[str, str]:
+    files = {f"{DASHBOARDS_DIR}/{name}.json":
+             json.dumps(build(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+             for name, build in BOARDS.items()}
+    files["grafana/provisioning/datasources/prometheus.yml"] = yamltext.dump({
+        "apiVersion": 1,
+        "datasources": [{"name": "Prometheus", "uid": DATASOURCE_UID, "type": "prometheus",
+                         "access": "proxy", "url": prometheus_url, "isDefault": True,
+                         "editable": False, "jsonData": {"timeInterval": "15s"}}]})
+    files["grafana/provisioning/dashboards/salespulse.yml"] = yamltext.dump({
+        "apiVersion": 1,
+        "providers": [{"name": "salespulse", "folder": "Salespulse", "type": "file",
+                       "disableDeletion": True, "allowUiUpdates": False,
+                       "options": {"path": "/etc/grafana/dashboards"}}]})
+    return files
