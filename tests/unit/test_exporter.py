@@ -81,4 +81,4 @@ def test_no_ids_but_rep_and_team_in_labels() -> None:
     pipeline.handle("sales.touches", 0, 0, None, _touch("a", "t", 1))
     labels = {name for (_, pairs) in samples(pipeline.scrape().decode()) for name, _ in pairs}
     assert labels <= {"rep_id", "team_id", "window", "type", "reason", "topic", "partition",
-                      "le", "team_id"}
+                      "le"}

@@ -1,0 +1,271 @@
+"""A brute-force replay written from kpis.md and events.md alone: the oracle for engine tests."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from streams.events import Event, Rejected, parse_event
+
+US = 1_000_000
+MINUTE = 60 * US
+HOUR = 3600 * US
+DAY = 86_400 * US
+LATENESS = 30 * DAY
+DEDUPE_HORIZON = DAY
+
+# (name, length, step) as in kpis.md "Windows".
+WINDOWS = (("1h", HOUR, MINUTE), ("24h", DAY, HOUR), ("7d", 7 * DAY, HOUR),
+           ("30d", 30 * DAY, HOUR))
+
+MEASURES = (
+    "touches", "calls", "calls_connected", "value_message_calls", "prospects_touched",
+    "replies", "replies_positive", "replies_negative", "replies_neutral", "prospects_replied",
+    "prospects_replied_positive", "prospects_replied_negative", "meetings_booked",
+    "next_steps_booked", "first_appointments_held", "meetings_held", "meetings_no_show",
+    "deals_won", "deals_lost", "revenue_won", "cycle_days_won_sum", "deals_won_with_cycle",
+    "touches_on_won_deals", "touches_on_lost_deals", "nps_responses", "nps_promoters",
+    "nps_detractors", "first_appointments_booked",
+)
+# name -> (numerator terms with signs, denominator terms, scale), from the kpis.md table.
+KPIS: dict[str, tuple[tuple[tuple[str, int], ...], tuple[str, ...], float]] = {
+    "touches_per_prospect": ((("touches", 1),), ("prospects_touched",), 1.0),
+    "reply_rate": ((("prospects_replied", 1),), ("prospects_touched",), 1.0),
+    "positive_reply_rate": ((("prospects_replied_positive", 1),), ("prospects_touched",), 1.0),
+    "negative_reply_rate": ((("prospects_replied_negative", 1),), ("prospects_touched",), 1.0),
+    "meeting_acceptance_rate": ((("meetings_booked", 1),), ("replies",), 1.0),
+    "show_rate": ((("meetings_held", 1),), ("meetings_held", "meetings_no_show"), 1.0),
+    "appointment_to_next_step_rate": ((("next_steps_booked", 1),),
+                                      ("first_appointments_held",), 1.0),
+    "call_connect_rate": ((("calls_connected", 1),), ("calls",), 1.0),
+    "value_message_call_share": ((("value_message_calls", 1),), ("calls",), 1.0),
+    "close_ratio": ((("deals_won", 1),), ("deals_won", "deals_lost"), 1.0),
+    "avg_revenue_per_sale": ((("revenue_won", 1),), ("deals_won",), 1.0),
+    "avg_sales_cycle_days": ((("cycle_days_won_sum", 1),), ("deals_won_with_cycle",), 1.0),
+    "touches_per_won_deal": ((("touches_on_won_deals", 1),), ("deals_won",), 1.0),
+    "touches_per_lost_deal": ((("touches_on_lost_deals", 1),), ("deals_lost",), 1.0),
+    "nps": ((("nps_promoters", 1), ("nps_detractors", -1)), ("nps_responses",), 100.0),
+}
+TEAM_KPIS = ("magic_number", "activity_ratio")
+NEXT_STEP_KINDS = {"demo", "site_visit", "survey", "proposal"}
+
+
+def format_instant(ts: int) -> str:
+    """Microseconds to RFC 3339 UTC: seconds, plus the fraction only when there is one."""
+    seconds, micros = divmod(ts, US)
+    text = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return text + (f".{micros:06d}".rstrip("0") if micros else "") + "Z"
+
+
+def window_start(as_of: int, length: int, step: int) -> int:
+    """kpis.md: with b = floor(T to the step), the window covers [b + step - W, T)."""
+    return as_of // step * step + step - length
+
+
+# -- file order: rejected, after T, late, duplicate, applied -------------------------
+
+
+def classify(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None = None,
+             lateness: int = LATENESS, horizon: int = DEDUPE_HORIZON
+             ) -> tuple[list[Event], dict[str, Any]]:
+    """Applied events in file order and the `events` counts of the replay contract."""
+    counts: dict[str, Any] = {"applied": 0, "duplicates": 0, "late": 0,
+                              "rejected": Counter(), "after_as_of": 0}
+    applied: list[Event] = []
+    # README: duplicates are judged per rep and type, against the newest applied
+    # event of that rep and type (the scope Kafka keeps in order).
+    applied_times: dict[tuple[str, str, str], list[int]] = {}  # (rep, type, id) -> times
+    newest: dict[tuple[str, str], int] = {}  # (rep, type) -> newest applied time
+    watermark: int | None = None
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            event = parse_event(line, now_us=now_us)
+        except Rejected as exc:
+            counts["rejected"][exc.reason] += 1
+            continue
+        before = watermark
+        watermark = event.ts if watermark is None else max(watermark, event.ts)
+        if as_of is not None and event.ts >= as_of:
+            counts["after_as_of"] += 1
+        elif before is not None and event.ts < before - lateness:
+            counts["late"] += 1
+        elif any(t >= newest.get((event.rep_id, event.type), t) - horizon
+                 for t in applied_times.get((event.rep_id, event.type, event.event_id), ())):
+            counts["duplicates"] += 1
+        else:
+            counts["applied"] += 1
+            applied.append(event)
+            applied_times.setdefault((event.rep_id, event.type, event.event_id),
+                                     []).append(event.ts)
+            key = (event.rep_id, event.type)
+            newest[key] = max(newest.get(key, event.ts), event.ts)
+    counts["rejected"] = dict(sorted(counts["rejected"].items()))
+    return applied, counts
+
+
+# -- measures of one rep over one window, straight from the definitions ---------------
+
+
+def rep_measures(events: Sequence[Event], as_of: int, start: int) -> dict[str, Any]:
+    """Every measure of one rep's applied events over [start, as_of)."""
+    before_t = [e for e in events if e.ts < as_of]
+    inside = [e for e in before_t if start <= e.ts]
+
+    def of(type_: str, **fields: Any) -> list[Event]:
+        return [e for e in inside if e.type == type_
+                and all(getattr(e, k) == v for k, v in fields.items())]
+
+    touches, calls, replies = of("touch"), of("touch", channel="call"), of("reply")
+    touched = {e.prospect_id for e in touches}
+
+    def replied(*sentiments: str) -> int:
+        return len(touched & {e.prospect_id for e in replies if e.sentiment in sentiments})
+
+    meetings = of("meeting")
+    booked = [e for e in meetings if e.status == "booked"]
+    won, lost = of("deal", stage="won"), of("deal", stage="lost")
+
+    def deal_touches(deal_id: str | None) -> int:
+        return sum(1 for e in before_t if e.type == "touch" and e.deal_id == deal_id)
+
+    cycle_us, with_cycle = 0, 0
+    for w in won:
+        opened = [e.ts for e in before_t if e.type == "deal" and e.stage == "opened"
+                  and e.deal_id == w.deal_id]
+        if opened:
+            cycle_us += w.ts - min(opened)
+            with_cycle += 1
+    nps = of("nps")
+    return {
+        "touches": len(touches),
+        "calls": len(calls),
+        "calls_connected": sum(1 for e in calls if e.outcome == "connected"),
+        "value_message_calls": sum(1 for e in calls if e.value_message),
+        "prospects_touched": len(touched),
+        "replies": len(replies),
+        "replies_positive": len(of("reply", sentiment="positive")),
+        "replies_negative": len(of("reply", sentiment="negative")),
+        "replies_neutral": len(of("reply", sentiment="neutral")),
+        "prospects_replied": replied("positive", "negative", "neutral"),
+        "prospects_replied_positive": replied("positive"),
+        "prospects_replied_negative": replied("negative"),
+        "meetings_booked": len(booked),
+        "next_steps_booked": sum(1 for e in booked if e.kind in NEXT_STEP_KINDS),
+        "first_appointments_held": len(of("meeting", status="held", kind="first_appointment")),
+        "meetings_held": len(of("meeting", status="held")),
+        "meetings_no_show": len(of("meeting", status="no_show")),
+        "deals_won": len(won),
+        "deals_lost": len(lost),
+        "revenue_won": sum(e.amount for e in won),
+        "cycle_days_won_sum": cycle_us / DAY if cycle_us else 0,
+        "deals_won_with_cycle": with_cycle,
+        "touches_on_won_deals": sum(deal_touches(e.deal_id) for e in won),
+        "touches_on_lost_deals": sum(deal_touches(e.deal_id) for e in lost),
+        "nps_responses": len(nps),
+        "nps_promoters": sum(1 for e in nps if e.score >= 9),
+        "nps_detractors": sum(1 for e in nps if e.score <= 6),
+        "first_appointments_booked": sum(1 for e in booked if e.kind == "first_appointment"),
+    }
+
+
+def kpi_values(m: dict[str, Any]) -> dict[str, float | None]:
+    out: dict[str, float | None] = {}
+    for name, (num, den, scale) in KPIS.items():
+        d = sum(m[k] for k in den)
+        out[name] = None if d == 0 else scale * sum(s * m[k] for k, s in num) / d
+    return out
+
+
+def team_extra(target: float | None, rows: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """magic_number over the team's 30d KPIs; activity_ratio from 7d first appointments."""
+    k30 = rows["30d"]["kpis"]
+    parts = [k30["avg_revenue_per_sale"], k30["appointment_to_next_step_rate"],
+             k30["close_ratio"]]
+    if target is None or any(p is None or p == 0 for p in parts):
+        return {"magic_number": None, "activity_ratio": None}
+    magic = target / math.prod(parts)  # type: ignore[arg-type]
+    return {"magic_number": magic,
+            "activity_ratio": rows["7d"]["measures"]["first_appointments_booked"] / magic}
+
+
+# -- the whole replay document ---------------------------------------------------------
+
+
+def current_teams(applied: Sequence[Event]) -> dict[str, str]:
+    """rep -> team_id of its latest applied event (a tie goes to the later in the file)."""
+    latest: dict[str, tuple[int, str]] = {}
+    for e in applied:
+        if e.rep_id not in latest or e.ts >= latest[e.rep_id][0]:
+            latest[e.rep_id] = (e.ts, e.team_id)
+    return {rep: team for rep, (_, team) in latest.items()}
+
+
+def snapshot(applied: Sequence[Event], as_of: int,
+             targets: dict[str, float] | None = None) -> dict[str, Any]:
+    """The `as_of`, `reps` and `teams` parts of the replay document for applied events."""
+    before_t = [e for e in applied if e.ts < as_of]
+    teams = current_teams(before_t)
+    reps, team_rows = [], []
+    per_team: dict[str, dict[str, dict[str, Any]]] = {}
+    for rep in sorted(teams):
+        mine = [e for e in before_t if e.rep_id == rep]
+        for name, length, step in WINDOWS:
+            m = rep_measures(mine, as_of, window_start(as_of, length, step))
+            reps.append({"rep_id": rep, "team_id": teams[rep], "window": name,
+                         "measures": m, "kpis": kpi_values(m)})
+            total = per_team.setdefault(teams[rep], {}).setdefault(name, dict.fromkeys(m, 0))
+            for k, v in m.items():
+                total[k] += v
+    for team in sorted(per_team):
+        rows = {name: {"measures": per_team[team][name],
+                       "kpis": kpi_values(per_team[team][name])} for name, _, _ in WINDOWS}
+        extra = team_extra((targets or {}).get(team), rows)
+        for name, _, _ in WINDOWS:
+            team_rows.append({"team_id": team, "window": name,
+                              "measures": rows[name]["measures"],
+                              "kpis": rows[name]["kpis"] | extra})
+    return {"as_of": format_instant(as_of), "reps": reps, "teams": team_rows}
+
+
+def replay(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None = None,
+           targets: dict[str, float] | None = None) -> dict[str, Any]:
+    """The replay contract's JSON document, computed by brute force."""
+    applied, counts = classify(lines, as_of, now_us)
+    if as_of is None:
+        if applied:
+            as_of = max(e.ts for e in applied) + 1
+        else:
+            assert now_us is not None, "no applied event: T defaults to the clock"
+            as_of = now_us
+    return snapshot(applied, as_of, targets) | {"events": counts}
+
+
+# -- comparison ------------------------------------------------------------------------
+
+
+def differences(got: Any, want: Any, path: str = "", rel_tol: float = 1e-9) -> list[str]:
+    """Every place where two JSON documents differ (numbers within rel_tol)."""
+    if isinstance(want, dict) and isinstance(got, dict):
+        out = [f"{path}.{k}: missing" for k in want if k not in got]
+        out += [f"{path}.{k}: unexpected" for k in got if k not in want]
+        for k in want:
+            if k in got:
+                out += differences(got[k], want[k], f"{path}.{k}", rel_tol)
+        return out
+    if isinstance(want, list) and isinstance(got, list):
+        if len(got) != len(want):
+            return [f"{path}: {len(got)} items, want {len(want)}"]
+        return [d for i, (g, w) in enumerate(zip(got, want, strict=True))
+                for d in differences(g, w, f"{path}[{i}]", rel_tol)]
+    numbers = (int, float)
+    if (isinstance(got, numbers) and isinstance(want, numbers)
+            and not isinstance(got, bool) and not isinstance(want, bool)):
+        if got == want or math.isclose(got, want, rel_tol=rel_tol):
+            return []
+        return [f"{path}: got {got!r}, want {want!r}"]
+    return [] if got == want else [f"{path}: got {got!r}, want {want!r}"]

@@ -1,0 +1,333 @@
+"""Property tests: the engine (replay, repeated and live reads) equals the brute-force reference.
+
+State expiry: the engine forgets buckets, prospects and deals older than its retention
+(30d + 5 min + 1 h behind the newest applied event, swept daily). Bucket and prospect expiry
+can never change a window (everything expired lies before every window's start), so those
+events span the full ~40 days. Deal state is what kpis.md allows to expire ("the earliest opened
+event, any time before T within retention", touches on a deal): deal events and touches
+carrying a deal_id are kept within the last 30 days of the span, so they never expire.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+from streams.engine import Engine, EngineConfig, take_snapshot
+from streams.events import Rejected, parse_event
+from streams.replay import ReplayResult, replay, to_json
+from tests.unit import reference as ref
+
+US, MINUTE, HOUR, DAY = ref.US, ref.MINUTE, ref.HOUR, ref.DAY
+BASE = 1_790_812_800 * US  # 2026-10-01T00:00:00Z
+SPAN = 40 * DAY
+DEALS_FROM = BASE + SPAN - 30 * DAY  # deal state stays within the retention horizon
+FAR_FUTURE = BASE + 3650 * DAY  # the processing clock: nothing is a future_timestamp
+SCALE = int(os.environ.get("PROPERTY_SCALE", "1"))  # more examples for a long bug hunt
+# Shrinking these scenarios can take minutes: only a bug hunt (PROPERTY_SCALE > 1) shrinks.
+PHASES = tuple(Phase) if SCALE > 1 else (Phase.explicit, Phase.reuse, Phase.generate)
+
+REPS = ("r1", "r2", "r3")
+TEAMS = ("t1", "t2", "t3")
+PROSPECTS = ("p1", "p2", "p3", "p4")
+DEALS = ("d1", "d2", "d3")
+TARGETS = {"t1": 10_000.0, "t2": 123.45}  # t3 has none: its team KPIs stay null
+CHANNELS = ("email", "call", "video", "social", "sms", "in_person")
+OFFSETS = (None, "z", 0, 120, -300, 330, -570)  # None: "Z", "z": lowercase, else minutes
+AMOUNTS = (0, 1, 0.1, 19.99, 4200, 123_456.78, 1_000_000.5)
+
+
+# -- timestamps -------------------------------------------------------------------------
+
+
+def rfc3339(ts: int, offset: Any, digits: int, sep: str = "T") -> str:
+    """Write `ts` (µs) with the given offset and fraction digits (7-9 digits pad noise)."""
+    minutes = 0 if offset in (None, "z") else offset
+    local = datetime(1970, 1, 1) + timedelta(microseconds=ts + minutes * MINUTE)
+    text = local.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    micros = ts % US
+    if digits:
+        text += "." + f"{micros:06d}{'987'[: max(digits - 6, 0)]}"[:digits]
+    if offset is None:
+        return text + "Z"
+    if offset == "z":
+        return text + "z"
+    sign = "+" if minutes >= 0 else "-"
+    return text + f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+@st.composite
+def occurred_at(draw: st.DrawFn, ts: int) -> str:
+    """A random spelling of `ts` that still parses to exactly `ts`."""
+    micros = ts % US
+    need = 0 if micros == 0 else 3 if micros % 1000 == 0 else 6
+    digits = draw(st.sampled_from([d for d in (0, 1, 3, 6, 9) if d >= need]))
+    if digits == 1 and micros % 100_000:
+        digits = 6
+    sep = draw(st.sampled_from("TTTt "))
+    return rfc3339(ts, draw(st.sampled_from(OFFSETS)), digits, sep)
+
+
+def edges(t: int) -> list[int]:
+    """Instants that sit on window boundaries when the windows are read as of t."""
+    out = [t, t - 1, t + 1, t // MINUTE * MINUTE, t // HOUR * HOUR]
+    for _, length, step in ref.WINDOWS:
+        start = ref.window_start(t, length, step)
+        out += [start, start - 1, start + 1]
+    return out
+
+
+def clamp(ts: int, low: int = BASE) -> int:
+    return min(max(ts, low), BASE + SPAN)
+
+
+# -- events -----------------------------------------------------------------------------
+
+
+@st.composite
+def event_fields(draw: st.DrawFn, kind: str, ts: int) -> dict[str, Any]:
+    """The type-specific fields of a valid event, every enum value reachable."""
+    maybe = st.booleans()
+    f: dict[str, Any] = {}
+    if kind == "touch":
+        f["prospect_id"] = draw(st.sampled_from(PROSPECTS))
+        f["channel"] = draw(st.sampled_from(CHANNELS))
+        if draw(maybe):
+            f["outcome"] = draw(st.sampled_from(["connected", "no_answer", "voicemail", "busy"]))
+        if draw(maybe):
+            f["value_message"] = draw(st.sampled_from([True, False, None]))
+        if ts >= DEALS_FROM and draw(st.integers(0, 2)):
+            f["deal_id"] = draw(st.sampled_from(DEALS))
+    elif kind == "reply":
+        f["prospect_id"] = draw(st.sampled_from(PROSPECTS))
+        f["channel"] = draw(st.sampled_from(CHANNELS))
+        f["sentiment"] = draw(st.sampled_from(["positive", "negative", "neutral"]))
+        if draw(maybe):
+            f["touch_id"] = "t-x"
+    elif kind == "meeting":
+        f["meeting_id"] = draw(st.sampled_from(["m1", "m2"]))
+        f["status"] = draw(st.sampled_from(["booked", "booked", "held", "held", "no_show",
+                                            "canceled"]))
+        f["kind"] = draw(st.sampled_from(
+            ["first_appointment", "first_appointment", "demo", "site_visit", "survey",
+             "proposal", "follow_up"]))
+    elif kind == "deal":
+        f["deal_id"] = draw(st.sampled_from(DEALS))
+        f["stage"] = draw(st.sampled_from(["opened", "opened", "proposal", "won", "won", "lost"]))
+        if f["stage"] == "won" or draw(maybe):
+            f["amount"] = draw(st.sampled_from(AMOUNTS))
+    else:
+        f["score"] = draw(st.integers(0, 10))
+    return f
+
+
+KINDS = ("touch", "reply", "meeting", "deal", "nps")
+
+
+@st.composite
+def profile(draw: st.DrawFn) -> dict[str, Any]:
+    """Per example: which reps and what mix of types (so some examples are deal-heavy)."""
+    return {"reps": draw(st.lists(st.sampled_from(REPS), min_size=1, max_size=3, unique=True)),
+            "kinds": draw(st.one_of(st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
+                                    st.sampled_from([("touch", "deal"),
+                                                     ("touch", "deal", "meeting")]))),
+            "recent": draw(st.sampled_from([0.0, 0.5, 0.9]))}
+
+
+@st.composite
+def event(draw: st.DrawFn, number: int, t: int, mix: dict[str, Any]) -> dict[str, Any]:
+    kind = draw(st.sampled_from(mix["kinds"]))
+    ts = draw(st.one_of(
+        st.sampled_from(edges(t)),
+        st.integers(-2 * HOUR, 2 * HOUR).map(lambda d: t + d),
+        st.integers(-200, 200).map(lambda m: t // MINUTE * MINUTE + m * MINUTE),
+        st.integers(0, SPAN // HOUR).map(lambda h: BASE + h * HOUR),
+        st.integers(0, SPAN).map(lambda d: BASE + d),
+    ))
+    if draw(st.floats(0, 1)) < mix["recent"]:
+        ts = t - draw(st.integers(0, 8 * DAY))
+    ts = clamp(ts, DEALS_FROM if kind == "deal" else BASE)
+    rep = draw(st.sampled_from(mix["reps"]))
+    home = TEAMS[REPS.index(rep) % 2]  # mostly a home team, sometimes a move
+    body: dict[str, Any] = {
+        "event_id": f"e{number}", "type": kind, "occurred_at": ts, "rep_id": rep,
+        "team_id": draw(st.sampled_from([home, home, home, home, "t3", TEAMS[0], TEAMS[1]])),
+    }
+    body |= draw(event_fields(kind, ts))
+    if draw(st.integers(0, 5)) == 0:
+        body |= {"region": "eu", "account_id": "acc-9", "unknown": {"nested": [1, 2]}}
+    return body
+
+
+@st.composite
+def variants(draw: st.DrawFn, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Re-sent events: exact copies, the same id from another rep, or at another time."""
+    out = []
+    for _ in range(draw(st.integers(0, min(6, len(bodies))))):
+        copy = dict(draw(st.sampled_from(bodies)))
+        how = draw(st.sampled_from(["same", "same", "other_rep", "later", "earlier"]))
+        if how == "other_rep":
+            copy["rep_id"] = draw(st.sampled_from(REPS))
+        elif how in ("later", "earlier"):
+            delta = draw(st.sampled_from([1, HOUR, DAY - 1, DAY, DAY + 1, 3 * DAY]))
+            low = DEALS_FROM if copy["type"] == "deal" or copy.get("deal_id") else BASE
+            copy["occurred_at"] = clamp(copy["occurred_at"] + (delta if how == "later"
+                                                               else -delta), low)
+        out.append(copy)
+    return out
+
+
+@st.composite
+def burst(draw: st.DrawFn, first: int, t: int, mix: dict[str, Any]) -> list[dict[str, Any]]:
+    """A busy rep: one touch a minute for over two hours (many minute buckets at once)."""
+    start = t - draw(st.integers(0, 4 * HOUR)) // MINUTE * MINUTE
+    rep, second = draw(st.sampled_from(mix["reps"])), draw(st.integers(0, 59)) * US
+    return [{"event_id": f"b{first + k}", "type": "touch", "rep_id": rep,
+             "team_id": TEAMS[REPS.index(rep) % 2], "prospect_id": PROSPECTS[k % 4],
+             "channel": "call", "occurred_at": clamp(start + k * MINUTE + second)}
+            for k in range(draw(st.integers(100, 150)))]
+
+
+BAD_LINES = (b"not json", b"[1, 2]", b'{"type": "touch"}',
+             b'{"event_id":"x","type":"nps","occurred_at":"2026-10-10T00:00:00",'
+             b'"rep_id":"r1","team_id":"t1","score":5}',
+             b'{"event_id":"x","type":"touch","occurred_at":"2026-10-10T00:00:00Z",'
+             b'"rep_id":"r1","team_id":"t1","prospect_id":"p1","channel":"fax"}')
+
+
+@st.composite
+def scenario(draw: st.DrawFn, max_events: int = 40) -> tuple[list[bytes], int]:
+    """(JSON lines in file order, the instant t the event times cluster around)."""
+    t = draw(st.integers(BASE + DAY, BASE + SPAN))
+    t = draw(st.sampled_from([t, t // MINUTE * MINUTE, t // HOUR * HOUR]))
+    mix = draw(profile())
+    bodies = [draw(event(i, t, mix)) for i in range(draw(st.integers(0, max_events)))]
+    if draw(st.integers(0, 3)) == 0:
+        bodies += draw(burst(len(bodies), t, mix))
+    bodies += draw(variants(bodies)) if bodies else []
+    bodies = draw(st.permutations(bodies))
+    lines = []
+    for body in bodies:
+        text = dict(body, occurred_at=draw(occurred_at(body["occurred_at"])))
+        if draw(st.integers(0, 9)) == 0:
+            del text["type"]  # files need the type: rejected as missing_field
+        lines.append(orjson.dumps(text))
+    for bad in draw(st.lists(st.sampled_from(BAD_LINES), max_size=2)):
+        lines.insert(draw(st.integers(0, len(lines))), bad)
+    return lines, t
+
+
+def pick_as_of(draw: st.DrawFn, lines: list[bytes], t: int) -> int | None:
+    """T: t itself, an event's exact time, a bucket edge near it, or none (the default)."""
+    times = [e.ts for e in valid_events(lines)]
+    choices = [st.just(t), st.sampled_from(edges(t)), st.none()]
+    if times:
+        choices.append(st.sampled_from(times))
+    return draw(st.one_of(*choices))
+
+
+def valid_events(lines: list[bytes]) -> list[Any]:
+    out = []
+    for line in lines:
+        with contextlib.suppress(Rejected):
+            out.append(parse_event(line, now_us=FAR_FUTURE))
+    return out
+
+
+def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
+    diffs = ref.differences(got, want)
+    if diffs:
+        reps = [(r["rep_id"], r["window"]) for r in got.get("reps", [])]
+        want_reps = [(r["rep_id"], r["window"]) for r in want.get("reps", [])]
+        pytest.fail(f"{len(diffs)} differences (rows {reps} vs {want_reps}):\n"
+                    + "\n".join(diffs[:40]))
+
+
+# -- the properties ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def events_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("replay") / "events.jsonl"
+
+
+@settings(max_examples=400 * SCALE, deadline=None, phases=PHASES,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_replay_equals_reference(events_file: Path, data: st.DataObject) -> None:
+    lines, t = data.draw(scenario())
+    as_of = pick_as_of(data.draw, lines, t)
+    if as_of is None and not valid_events(lines):
+        as_of = t  # without events T would default to the wall clock
+    events_file.write_bytes(b"\n".join(lines) + b"\n")
+    result = replay(events_file, as_of, EngineConfig(team_targets=dict(TARGETS)),
+                    progress=False, now_us=FAR_FUTURE)
+    want = ref.replay(lines, as_of, now_us=FAR_FUTURE, targets=TARGETS)
+    assert_same(orjson.loads(to_json(result)), want)
+
+
+def engine_document(engine: Engine, as_of: int) -> dict[str, Any]:
+    doc = orjson.loads(to_json(ReplayResult(take_snapshot(engine, as_of), engine, 0)))
+    return doc  # type: ignore[no-any-return]
+
+
+@settings(max_examples=250 * SCALE, deadline=None, phases=PHASES,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_incremental_reads_equal_reference(data: st.DataObject) -> None:
+    """One engine read at increasing T, with more events (all before the first T) between."""
+    lines, t = data.draw(scenario())
+    first = data.draw(st.sampled_from(edges(t)))
+    lines = [line for line in lines
+             if not (e := valid_events([line])) or e[0].ts < first]
+    steps = data.draw(st.lists(st.sampled_from(
+        [1, MINUTE - 1, MINUTE, 7 * MINUTE, HOUR - 1, HOUR, 5 * HOUR, DAY, 8 * DAY, 31 * DAY]),
+        min_size=1, max_size=5))
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(lines)), min_size=len(steps),
+                                     max_size=len(steps))))
+    engine = Engine(EngineConfig(team_targets=dict(TARGETS)))
+    fed, as_of = 0, first
+    for step, cut in zip(steps, cuts, strict=True):
+        for line in lines[fed:cut]:
+            try:
+                engine.offer(parse_event(line, now_us=FAR_FUTURE))
+            except Rejected as exc:
+                engine.reject(exc.reason)
+        fed = cut
+        want = ref.replay(lines[:fed], as_of, now_us=FAR_FUTURE, targets=TARGETS)
+        assert_same(engine_document(engine, as_of), want)
+        as_of += step
+
+
+@settings(max_examples=250 * SCALE, deadline=None, phases=PHASES,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_live_reads_equal_reference(data: st.DataObject) -> None:
+    """The live worker's pattern: read at T1, take events stamped before T2, read at T2, ..."""
+    lines, t = data.draw(scenario())
+    reads = [data.draw(st.sampled_from(edges(t - 3 * HOUR)))]
+    for step in data.draw(st.lists(st.sampled_from(
+            [1, MINUTE, 7 * MINUTE, HOUR - 1, HOUR, 3 * HOUR, DAY, 8 * DAY]),
+            min_size=1, max_size=6)):
+        reads.append(reads[-1] + step)
+    times = [e[0].ts if (e := valid_events([line])) else -1 for line in lines]
+    engine = Engine(EngineConfig(team_targets=dict(TARGETS)))
+    fed: list[bytes] = []
+    for low, as_of in zip([-2, *reads], reads, strict=False):
+        for line, ts in zip(lines, times, strict=True):
+            if low <= ts < as_of or (ts == -1 and low == -2):
+                fed.append(line)
+                try:
+                    engine.offer(parse_event(line, now_us=FAR_FUTURE))
+                except Rejected as exc:
+                    engine.reject(exc.reason)
+        want = ref.replay(fed, as_of, now_us=FAR_FUTURE, targets=TARGETS)
+        assert_same(engine_document(engine, as_of), want)

@@ -1,0 +1,201 @@
+"""`salespulse replay` end to end through streams.cli.main: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.cli import main
+from tests.unit import reference as ref
+
+EXAMPLE = Path(__file__).parent / "example"  # a copy of design/example
+EVENTS = EXAMPLE / "events.jsonl"
+AS_OF = "2026-11-21T14:30:00Z"
+
+
+@pytest.fixture(autouse=True)
+def no_env_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SALESPULSE_TEAM_TARGETS", raising=False)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["replay", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def one_line_error(capsys: pytest.CaptureFixture[str], *args: str) -> str:
+    """Run a replay that must fail: exit 2, nothing on stdout, one line on stderr."""
+    try:
+        code = main(["replay", *args])
+    except Exception as exc:  # a traceback is not a clear error
+        pytest.fail(f"replay raised {type(exc).__name__}: {exc}")
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, "")
+    assert err.endswith("\n") and err.count("\n") == 1 and err.startswith("salespulse replay: ")
+    return err
+
+
+def nps(event_id: str, at: str, **extra: Any) -> bytes:
+    return orjson.dumps({"event_id": event_id, "type": "nps", "occurred_at": at, "rep_id": "r1",
+                         "team_id": "t1", "score": 9, **extra})
+
+
+def write(tmp_path: Path, data: bytes, name: str = "events.jsonl") -> str:
+    path = tmp_path / name
+    path.write_bytes(data)
+    return str(path)
+
+
+def test_json_output_of_the_worked_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, str(EVENTS), "--as-of", AS_OF, "--format", "json", "-q")
+    assert (code, err) == (0, "")
+    got = orjson.loads(out)
+    want = orjson.loads((EXAMPLE / f"expected-{AS_OF}.json").read_bytes())
+    for section in ("reps", "teams"):
+        for row in got[section]:
+            row["measures"].pop("first_appointments_booked")
+            for name in ref.TEAM_KPIS:
+                row["kpis"].pop(name, None)
+    assert got["events"].pop("after_as_of") == 0
+    assert sum(got["events"].pop("rejected").values()) == sum(
+        want["events"].pop("rejected").values())
+    assert ref.differences(got, want) == []
+
+
+def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--targets", "north=10000")
+    assert (code, err) == (0, "")
+    assert f"last 7d as of {AS_OF}" in out
+    lines = out.splitlines()
+    north = next(line for line in lines if line.startswith("north"))
+    south = next(line for line in lines if line.startswith("south"))
+    assert "  a-1" in out and "  b-2" in out
+    assert "40%" in north.split()  # reply_rate 2 of 5 prospects
+    assert "67%" in north.split()  # meetings booked per reply, 2 of 3
+    # magic: 10000 / (4200 * 100% * 100%) = 2.4 a week; 1 first appointment booked = 42%
+    assert "magic number 2.4/week, activity 42%" in north
+    assert "magic number" not in south and "0%" in south.split()  # close ratio 0 of 1
+    assert "18 applied, 1 duplicates, 0 late, 1 rejected, 0 after as-of" in out
+
+
+def test_table_window_choice(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--window", "1h")
+    assert code == 0 and "last 1h" in out
+    north = next(line for line in out.splitlines() if line.startswith("north"))
+    assert set(north.split()[1:]) == {"-"}  # nothing happened in the last hour
+
+
+def test_targets_from_the_environment(capsys: pytest.CaptureFixture[str],
+                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SALESPULSE_TEAM_TARGETS", "north=10000")
+    code, out, _ = cli(capsys, str(EVENTS), "--as-of", AS_OF, "--format", "json", "-q")
+    teams = orjson.loads(out)["teams"]
+    magic = {(r["team_id"], r["window"]): r["kpis"]["magic_number"] for r in teams}
+    assert magic[("north", "1h")] == pytest.approx(10000 / 4200)
+    assert magic[("south", "30d")] is None
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    err = one_line_error(capsys, str(tmp_path / "nope.jsonl"), "--as-of", AS_OF)
+    assert "nope.jsonl" in err
+
+
+def test_directory_instead_of_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    one_line_error(capsys, str(tmp_path), "--as-of", AS_OF)
+
+
+@pytest.mark.parametrize("as_of", [
+    "yesterday", "2026-11-20", "2026-11-20T10:00:00", "2026-11-20T25:00:00Z", "",
+    "9999-12-31T23:59:59-05:00",  # parses, but lies past year 9999 in UTC: not writable
+])
+def test_bad_as_of(capsys: pytest.CaptureFixture[str], as_of: str) -> None:
+    one_line_error(capsys, str(EVENTS), "--as-of", as_of, "-q")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, encoding: str) -> None:
+    data = EVENTS.read_text(encoding="utf-8").encode(encoding)
+    err = one_line_error(capsys, write(tmp_path, data), "--as-of", AS_OF, "-q")
+    assert "UTF-16" in err
+
+
+def test_gzip_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    err = one_line_error(capsys, write(tmp_path, gzip.compress(EVENTS.read_bytes())), "-q")
+    assert "gzip" in err
+
+
+def test_bad_lines_are_counted_and_exit_0(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    lines = [b"\xef\xbb\xbf" + nps("a", "2026-11-20T10:00:00Z"), b"not json", b"[]", b"",
+             b"   ", nps("b", "2026-11-20T10:00:00"), nps("c", "2026-11-20T10:00:00Z", score=11),
+             b'{"event_id":"\xff"}', nps("d", "2026-11-20T10:01:00Z", type="call"),
+             nps("a", "2026-11-20T10:00:00Z")]
+    code, out, err = cli(capsys, write(tmp_path, b"\r\n".join(lines)), "--format", "json", "-q")
+    assert (code, err) == (0, "")
+    assert orjson.loads(out)["events"] == {
+        "applied": 1, "duplicates": 1, "late": 0, "after_as_of": 0,
+        "rejected": {"invalid_encoding": 1, "invalid_field": 1, "invalid_json": 1,
+                     "invalid_timestamp": 1, "not_an_object": 1, "unknown_type": 1}}
+
+
+@pytest.mark.parametrize(("times", "as_of"), [
+    (["2026-11-20T10:00:00Z"], "2026-11-20T10:00:00.000001Z"),
+    (["2026-11-20T12:00:00.5+02:00", "2026-11-20T09:00:00Z"], "2026-11-20T10:00:00.500001Z"),
+    (["2026-11-20T09:59:59.999999Z", "2026-11-19T10:00:00Z"], "2026-11-20T10:00:00Z"),
+])
+def test_default_as_of_is_just_after_the_latest_event(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path, times: list[str],
+                                                       as_of: str) -> None:
+    lines = [nps(f"e{i}", at) for i, at in enumerate(times)]
+    code, out, _ = cli(capsys, write(tmp_path, b"\n".join(lines)), "--format", "json", "-q")
+    doc = orjson.loads(out)
+    assert (code, doc["as_of"], doc["events"]["applied"]) == (0, as_of, len(times))
+
+
+def test_default_as_of_ignores_late_events(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path) -> None:
+    """T follows the newest *applied* event; a late line never moves it."""
+    lines = [nps("a", "2026-11-20T10:00:00Z"), nps("b", "2026-10-01T00:00:00Z")]
+    code, out, _ = cli(capsys, write(tmp_path, b"\n".join(lines)), "--format", "json", "-q")
+    doc = orjson.loads(out)
+    assert doc["as_of"] == "2026-11-20T10:00:00.000001Z"
+    assert doc["events"]["late"] == 1
+
+
+@pytest.mark.parametrize("args", [
+    ["--format", "json", "-q"],
+    ["--format", "json", "-q", "--as-of", "0001-01-01T00:00:00+01:00"],
+    ["-q", "--as-of", "0001-01-01T00:00:00+01:00"],
+])
+def test_instants_before_year_1_utc(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                    args: list[str]) -> None:
+    """0001-01-01T00:00:00+01:00 parses (it is 0000-12-31T23:00Z): a result or a clear
+    error, never a traceback."""
+    path = write(tmp_path, nps("a", "0001-01-01T00:00:00+01:00"))
+    try:
+        code = main(["replay", path, *args])
+    except Exception as exc:
+        pytest.fail(f"replay raised {type(exc).__name__}: {exc}")
+    out, err = capsys.readouterr()
+    if code == 0:
+        assert out and err == ""
+    else:
+        assert (code, out, err.count("\n")) == (2, "", 1)
+
+
+def test_empty_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = cli(capsys, write(tmp_path, b""), "--as-of", AS_OF, "--format", "json")
+    doc = orjson.loads(out)
+    assert (code, doc["as_of"], doc["reps"], doc["teams"]) == (0, AS_OF, [], [])
+
+
+def test_bad_targets_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["replay", str(EVENTS), "--targets", "north=lots"])
+    assert caught.value.code == 2
+    assert "north=lots" in capsys.readouterr().err
