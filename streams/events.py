@@ -42,12 +42,12 @@ REASONS: dict[str, str] = {
 }
 
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:[Zz]|[+-]\d{2}:\d{2})"
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
-_MIN_TS = (datetime(1, 1, 2, tzinfo=UTC) - _EPOCH) // _ONE_US
-_MAX_TS = (datetime(9999, 12, 30, tzinfo=UTC) - _EPOCH) // _ONE_US
+_MIN_TS = (datetime(1, 1, 1, tzinfo=UTC) - _EPOCH) // _ONE_US
+_MAX_TS = (datetime(9999, 12, 31, 23, 59, 59, 999998, tzinfo=UTC) - _EPOCH) // _ONE_US
 
 
 class Rejected(ValueError):
@@ -209,6 +209,8 @@ def parse_event(raw: bytes | str, topic_type: str | None = None, now_us: int | N
     A typed C decoder accepts the valid messages; anything it refuses is
     diagnosed by the explaining validator below, which owns every reason word.
     """
+    if isinstance(raw, str):  # limits are in bytes, as on the wire
+        raw = raw.encode("utf-8", "surrogatepass")
     event = _fast_parse(raw, topic_type)
     if event is None:
         return _explain(raw, topic_type, now_us, max_skew_us)

@@ -144,6 +144,8 @@ REJECTIONS = [
           "2026-11-20T09:15:00+24:00",
           "1795166100",
           "Fri, 20 Nov 2026 09:15:00 GMT",
+          "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+          "9999-12-31T23:59:59-05:00",  # year 10000 in UTC
       ])],
     case("timestamp_empty", raw("touch", occurred_at=""), "invalid_field", "occurred_at"),
     case("future", raw("touch", occurred_at="2026-11-20T09:15:00.000001Z"), "future_timestamp",

@@ -42,7 +42,7 @@ DEALS = ("d1", "d2", "d3")
 TARGETS = {"t1": 10_000.0, "t2": 123.45}  # t3 has none: its team KPIs stay null
 CHANNELS = ("email", "call", "video", "social", "sms", "in_person")
 OFFSETS = (None, "z", 0, 120, -300, 330, -570)  # None: "Z", "z": lowercase, else minutes
-AMOUNTS = (0, 1, 0.1, 19.99, 4200, 123_456.78, 1_000_000.5)
+AMOUNTS = (4200, 1, 0.1, 19.99, 0, 123_456.78, 1_000_000.5)
 
 
 # -- timestamps -------------------------------------------------------------------------
@@ -64,16 +64,22 @@ def rfc3339(ts: int, offset: Any, digits: int, sep: str = "T") -> str:
     return text + f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
-@st.composite
+INDEX = st.integers(0, 2**16)  # picks from a list built at run time (cheaper than a
+# fresh sampled_from per draw, which hypothesis validates anew each time)
+
+
+def pick(draw: st.DrawFn, seq: Any) -> Any:
+    return seq[draw(INDEX) % len(seq)]
+
+
 def occurred_at(draw: st.DrawFn, ts: int) -> str:
     """A random spelling of `ts` that still parses to exactly `ts`."""
     micros = ts % US
     need = 0 if micros == 0 else 3 if micros % 1000 == 0 else 6
-    digits = draw(st.sampled_from([d for d in (0, 1, 3, 6, 9) if d >= need]))
+    digits = pick(draw, [d for d in (0, 1, 3, 6, 9) if d >= need])
     if digits == 1 and micros % 100_000:
         digits = 6
-    sep = draw(st.sampled_from("TTTt "))
-    return rfc3339(ts, draw(st.sampled_from(OFFSETS)), digits, sep)
+    return rfc3339(ts, pick(draw, OFFSETS), digits, pick(draw, "TTTt "))
 
 
 def edges(t: int) -> list[int]:
@@ -91,93 +97,104 @@ def clamp(ts: int, low: int = BASE) -> int:
 
 # -- events -----------------------------------------------------------------------------
 
+KINDS = ("touch", "reply", "meeting", "deal", "nps")
+ENUMS = {  # repeated values are drawn more often
+    "outcome": ("connected", "no_answer", "voicemail", "busy"),
+    "value_message": (True, False, None),
+    "sentiment": ("positive", "negative", "neutral"),
+    "status": ("booked", "booked", "held", "held", "no_show", "canceled"),
+    "kind": ("first_appointment", "first_appointment", "demo", "site_visit", "survey",
+             "proposal", "follow_up"),
+    "stage": ("opened", "opened", "proposal", "won", "won", "lost"),
+}
+COIN = st.booleans()
+SMALL = st.integers(0, 10)
+NEAR = st.integers(-2 * HOUR, 2 * HOUR)
+NEAR_MINUTES = st.integers(-200, 200)
+ANYWHERE_HOURS = st.integers(0, SPAN // HOUR)
+ANYWHERE = st.integers(0, SPAN)
+RECENT = st.integers(0, 8 * DAY)
+PROFILE = st.fixed_dictionaries({
+    "reps": st.lists(st.sampled_from(REPS), min_size=1, max_size=3, unique=True),
+    "kinds": st.one_of(st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
+                       st.sampled_from([("touch", "deal"), ("touch", "deal", "meeting"),
+                                        ("meeting", "deal", "meeting", "deal", "reply")])),
+    "recent": st.sampled_from([0, 5, 9]),  # in tenths: how many events fall in t - 8d .. t
+})
 
-@st.composite
+
 def event_fields(draw: st.DrawFn, kind: str, ts: int) -> dict[str, Any]:
     """The type-specific fields of a valid event, every enum value reachable."""
-    maybe = st.booleans()
     f: dict[str, Any] = {}
+    if kind in ("touch", "reply"):
+        f["prospect_id"], f["channel"] = pick(draw, PROSPECTS), pick(draw, CHANNELS)
     if kind == "touch":
-        f["prospect_id"] = draw(st.sampled_from(PROSPECTS))
-        f["channel"] = draw(st.sampled_from(CHANNELS))
-        if draw(maybe):
-            f["outcome"] = draw(st.sampled_from(["connected", "no_answer", "voicemail", "busy"]))
-        if draw(maybe):
-            f["value_message"] = draw(st.sampled_from([True, False, None]))
-        if ts >= DEALS_FROM and draw(st.integers(0, 2)):
-            f["deal_id"] = draw(st.sampled_from(DEALS))
+        if draw(COIN):
+            f["outcome"] = pick(draw, ENUMS["outcome"])
+        if draw(COIN):
+            f["value_message"] = pick(draw, ENUMS["value_message"])
+        if ts >= DEALS_FROM and draw(SMALL) > 3:
+            f["deal_id"] = pick(draw, DEALS)
     elif kind == "reply":
-        f["prospect_id"] = draw(st.sampled_from(PROSPECTS))
-        f["channel"] = draw(st.sampled_from(CHANNELS))
-        f["sentiment"] = draw(st.sampled_from(["positive", "negative", "neutral"]))
-        if draw(maybe):
+        f["sentiment"] = pick(draw, ENUMS["sentiment"])
+        if draw(COIN):
             f["touch_id"] = "t-x"
     elif kind == "meeting":
-        f["meeting_id"] = draw(st.sampled_from(["m1", "m2"]))
-        f["status"] = draw(st.sampled_from(["booked", "booked", "held", "held", "no_show",
-                                            "canceled"]))
-        f["kind"] = draw(st.sampled_from(
-            ["first_appointment", "first_appointment", "demo", "site_visit", "survey",
-             "proposal", "follow_up"]))
+        f["meeting_id"] = pick(draw, ("m1", "m2"))
+        f["status"], f["kind"] = pick(draw, ENUMS["status"]), pick(draw, ENUMS["kind"])
     elif kind == "deal":
-        f["deal_id"] = draw(st.sampled_from(DEALS))
-        f["stage"] = draw(st.sampled_from(["opened", "opened", "proposal", "won", "won", "lost"]))
-        if f["stage"] == "won" or draw(maybe):
-            f["amount"] = draw(st.sampled_from(AMOUNTS))
+        f["deal_id"], f["stage"] = pick(draw, DEALS), pick(draw, ENUMS["stage"])
+        if f["stage"] == "won" or draw(COIN):
+            f["amount"] = pick(draw, AMOUNTS)
     else:
-        f["score"] = draw(st.integers(0, 10))
+        f["score"] = draw(SMALL)
     return f
 
 
-KINDS = ("touch", "reply", "meeting", "deal", "nps")
+def event_time(draw: st.DrawFn, t: int, near_edges: list[int], recent: int) -> int:
+    """On a window edge, near t, on a minute or hour, or anywhere in the span."""
+    if draw(SMALL) < recent:
+        return t - draw(RECENT)
+    match draw(SMALL) % 5:
+        case 0:
+            return int(pick(draw, near_edges))
+        case 1:
+            return t + draw(NEAR)
+        case 2:
+            return t // MINUTE * MINUTE + draw(NEAR_MINUTES) * MINUTE
+        case 3:
+            return BASE + draw(ANYWHERE_HOURS) * HOUR
+        case _:
+            return BASE + draw(ANYWHERE)
 
 
-@st.composite
-def profile(draw: st.DrawFn) -> dict[str, Any]:
-    """Per example: which reps and what mix of types (so some examples are deal-heavy)."""
-    return {"reps": draw(st.lists(st.sampled_from(REPS), min_size=1, max_size=3, unique=True)),
-            "kinds": draw(st.one_of(st.lists(st.sampled_from(KINDS), min_size=1, max_size=6),
-                                    st.sampled_from([("touch", "deal"),
-                                                     ("touch", "deal", "meeting")]))),
-            "recent": draw(st.sampled_from([0.0, 0.5, 0.9]))}
-
-
-@st.composite
-def event(draw: st.DrawFn, number: int, t: int, mix: dict[str, Any]) -> dict[str, Any]:
-    kind = draw(st.sampled_from(mix["kinds"]))
-    ts = draw(st.one_of(
-        st.sampled_from(edges(t)),
-        st.integers(-2 * HOUR, 2 * HOUR).map(lambda d: t + d),
-        st.integers(-200, 200).map(lambda m: t // MINUTE * MINUTE + m * MINUTE),
-        st.integers(0, SPAN // HOUR).map(lambda h: BASE + h * HOUR),
-        st.integers(0, SPAN).map(lambda d: BASE + d),
-    ))
-    if draw(st.floats(0, 1)) < mix["recent"]:
-        ts = t - draw(st.integers(0, 8 * DAY))
-    ts = clamp(ts, DEALS_FROM if kind == "deal" else BASE)
-    rep = draw(st.sampled_from(mix["reps"]))
+def event(draw: st.DrawFn, number: int, t: int, near_edges: list[int],
+          mix: dict[str, Any]) -> dict[str, Any]:
+    kind = pick(draw, mix["kinds"])
+    ts = clamp(event_time(draw, t, near_edges, mix["recent"]),
+               DEALS_FROM if kind == "deal" else BASE)
+    rep = pick(draw, mix["reps"])
     home = TEAMS[REPS.index(rep) % 2]  # mostly a home team, sometimes a move
     body: dict[str, Any] = {
         "event_id": f"e{number}", "type": kind, "occurred_at": ts, "rep_id": rep,
-        "team_id": draw(st.sampled_from([home, home, home, home, "t3", TEAMS[0], TEAMS[1]])),
+        "team_id": pick(draw, (home, home, home, home, "t3", TEAMS[0], TEAMS[1])),
     }
-    body |= draw(event_fields(kind, ts))
-    if draw(st.integers(0, 5)) == 0:
+    body |= event_fields(draw, kind, ts)
+    if draw(SMALL) == 0:
         body |= {"region": "eu", "account_id": "acc-9", "unknown": {"nested": [1, 2]}}
     return body
 
 
-@st.composite
 def variants(draw: st.DrawFn, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Re-sent events: exact copies, the same id from another rep, or at another time."""
     out = []
-    for _ in range(draw(st.integers(0, min(6, len(bodies))))):
-        copy = dict(draw(st.sampled_from(bodies)))
-        how = draw(st.sampled_from(["same", "same", "other_rep", "later", "earlier"]))
+    for _ in range(min(draw(SMALL) % 7, len(bodies))):
+        copy = dict(pick(draw, bodies))
+        how = pick(draw, ("same", "same", "other_rep", "later", "earlier"))
         if how == "other_rep":
-            copy["rep_id"] = draw(st.sampled_from(REPS))
+            copy["rep_id"] = pick(draw, REPS)
         elif how in ("later", "earlier"):
-            delta = draw(st.sampled_from([1, HOUR, DAY - 1, DAY, DAY + 1, 3 * DAY]))
+            delta = pick(draw, (1, HOUR, DAY - 1, DAY, DAY + 1, 3 * DAY))
             low = DEALS_FROM if copy["type"] == "deal" or copy.get("deal_id") else BASE
             copy["occurred_at"] = clamp(copy["occurred_at"] + (delta if how == "later"
                                                                else -delta), low)
@@ -185,15 +202,14 @@ def variants(draw: st.DrawFn, bodies: list[dict[str, Any]]) -> list[dict[str, An
     return out
 
 
-@st.composite
 def burst(draw: st.DrawFn, first: int, t: int, mix: dict[str, Any]) -> list[dict[str, Any]]:
     """A busy rep: one touch a minute for over two hours (many minute buckets at once)."""
-    start = t - draw(st.integers(0, 4 * HOUR)) // MINUTE * MINUTE
-    rep, second = draw(st.sampled_from(mix["reps"])), draw(st.integers(0, 59)) * US
+    start = t - draw(NEAR_MINUTES) % 240 * MINUTE
+    rep, second = pick(draw, mix["reps"]), draw(INDEX) % 60 * US
     return [{"event_id": f"b{first + k}", "type": "touch", "rep_id": rep,
              "team_id": TEAMS[REPS.index(rep) % 2], "prospect_id": PROSPECTS[k % 4],
              "channel": "call", "occurred_at": clamp(start + k * MINUTE + second)}
-            for k in range(draw(st.integers(100, 150)))]
+            for k in range(100 + draw(INDEX) % 51)]
 
 
 BAD_LINES = (b"not json", b"[1, 2]", b'{"type": "touch"}',
@@ -203,35 +219,44 @@ BAD_LINES = (b"not json", b"[1, 2]", b'{"type": "touch"}',
              b'"rep_id":"r1","team_id":"t1","prospect_id":"p1","channel":"fax"}')
 
 
+T = st.integers(BASE + DAY, BASE + SPAN)
+EVENT_COUNT = st.integers(0, 40)
+
+
 @st.composite
-def scenario(draw: st.DrawFn, max_events: int = 40) -> tuple[list[bytes], int]:
+def scenario(draw: st.DrawFn) -> tuple[list[bytes], int]:
     """(JSON lines in file order, the instant t the event times cluster around)."""
-    t = draw(st.integers(BASE + DAY, BASE + SPAN))
-    t = draw(st.sampled_from([t, t // MINUTE * MINUTE, t // HOUR * HOUR]))
-    mix = draw(profile())
-    bodies = [draw(event(i, t, mix)) for i in range(draw(st.integers(0, max_events)))]
-    if draw(st.integers(0, 3)) == 0:
-        bodies += draw(burst(len(bodies), t, mix))
-    bodies += draw(variants(bodies)) if bodies else []
-    bodies = draw(st.permutations(bodies))
+    t = draw(T)
+    t = pick(draw, (t, t // MINUTE * MINUTE, t // HOUR * HOUR))
+    mix, near_edges = draw(PROFILE), edges(t)
+    bodies = [event(draw, i, t, near_edges, mix) for i in range(draw(EVENT_COUNT))]
+    if draw(SMALL) < 3:
+        bodies += burst(draw, len(bodies), t, mix)
+    bodies += variants(draw, bodies)
+    order = sorted(range(len(bodies)), key=lambda i: (draw(INDEX), i))  # a shuffle
     lines = []
-    for body in bodies:
-        text = dict(body, occurred_at=draw(occurred_at(body["occurred_at"])))
-        if draw(st.integers(0, 9)) == 0:
+    for body in (bodies[i] for i in order):
+        text = dict(body, occurred_at=occurred_at(draw, body["occurred_at"]))
+        if draw(SMALL) == 0:
             del text["type"]  # files need the type: rejected as missing_field
         lines.append(orjson.dumps(text))
-    for bad in draw(st.lists(st.sampled_from(BAD_LINES), max_size=2)):
-        lines.insert(draw(st.integers(0, len(lines))), bad)
+    for _ in range(draw(SMALL) % 3):
+        lines.insert(draw(INDEX) % (len(lines) + 1), pick(draw, BAD_LINES))
     return lines, t
 
 
 def pick_as_of(draw: st.DrawFn, lines: list[bytes], t: int) -> int | None:
     """T: t itself, an event's exact time, a bucket edge near it, or none (the default)."""
     times = [e.ts for e in valid_events(lines)]
-    choices = [st.just(t), st.sampled_from(edges(t)), st.none()]
-    if times:
-        choices.append(st.sampled_from(times))
-    return draw(st.one_of(*choices))
+    match draw(SMALL) % 4:
+        case 0:
+            return t
+        case 1:
+            return int(pick(draw, edges(t)))
+        case 2 if times:
+            return int(pick(draw, times))
+        case _:
+            return None
 
 
 def valid_events(lines: list[bytes]) -> list[Any]:

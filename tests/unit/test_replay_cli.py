@@ -174,8 +174,8 @@ def test_default_as_of_ignores_late_events(capsys: pytest.CaptureFixture[str],
 ])
 def test_instants_before_year_1_utc(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                     args: list[str]) -> None:
-    """0001-01-01T00:00:00+01:00 parses (it is 0000-12-31T23:00Z): a result or a clear
-    error, never a traceback."""
+    """0001-01-01T00:00:00+01:00 is 0000-12-31T23:00Z, not writable back: a result or a
+    clear error, never a traceback."""
     path = write(tmp_path, nps("a", "0001-01-01T00:00:00+01:00"))
     try:
         code = main(["replay", path, *args])
