@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
 from typing import Any
 
 import faust
+import orjson
 from faust.exceptions import ProducerSendError
 from faust.tables.table import Table
 from faust.transport.drivers.aiokafka import Consumer as KafkaConsumer
 from faust.types import TP
 from faust.web import Request, Response, View
+from mode.types.signals import BaseSignalT
 
 from streams.engine.codec import dirty_entries, load_reps
 from streams.events import parse_timestamp
@@ -25,6 +28,7 @@ settings = Settings.from_env()
 pipeline = Pipeline(settings)
 SOURCE_TOPICS = frozenset(settings.topics.values())
 FLUSH_TIMEOUT_S = 60.0
+MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
 
 
 def _credentials(security: KafkaSecurity) -> Any:
@@ -40,6 +44,9 @@ def _credentials(security: KafkaSecurity) -> Any:
 class KpiTable(Table):
     """The changelog of engine state units; the engine, not this dict, holds the state."""
 
+    def apply_changelog_batch(self, batch: Any) -> None:
+        state.read(batch)  # recovery: records in log order, sorted into flushed / unfinished
+
     async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP],
                            generation_id: int = 0) -> None:
         await super().on_rebalance(assigned, revoked, newly_assigned, generation_id)
@@ -52,54 +59,117 @@ class KpiTable(Table):
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
         try:
-            state.load({tp.partition for tp in active_tps})
+            await state.load({tp.partition for tp in active_tps})
         except Exception:
             log.exception("rebuilding engine state from the changelog failed")
             raise
 
 
 class StateSync:
-    """Moves engine state to and from the changelog: dirty units out, recovered units in."""
+    """Moves engine state to and from the changelog: dirty units out, recovered units in.
+
+    A flush is all-or-nothing per changelog partition: its units are sent and acked
+    first, then one marker record per partition that names the source offsets the
+    state includes. Recovery keeps only units followed by a marker, so a crash in the
+    middle of a flush never leaves half an event's effect (say its counts without its
+    dedupe memory), and messages below the marker's offsets are skipped when Kafka
+    delivers them again: nothing lost, nothing counted twice, whatever the dedupe horizon.
+    """
 
     def __init__(self) -> None:
         self.loaded: set[int] = set()
         self.dead_letters: list[Any] = []  # delivery futures of dead letters
+        self.lock = asyncio.Lock()  # one flush at a time: markers follow their own units
+        self.marked: dict[int, dict[str, int]] = {}  # offsets in each partition's last marker
+        self.corrections: list[tuple[int, bytes, bytes | None]] = []
+        # recovery: per partition, units up to the last marker, units after it, its offsets
+        self.flushed: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
+        self.unfinished: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
+        self.offsets: dict[int, dict[str, int]] = {}
 
-    def load(self, partitions: set[int]) -> None:
-        """Rebuild the reps of newly assigned partitions, then free the table's copy."""
-        store: Any = table.data  # faust's memory store: .data and ._key_partition
+    def read(self, batch: Any) -> None:
+        """Sort recovered changelog records (in log order per partition)."""
+        for event in batch:
+            message = event.message
+            partition = message.partition
+            if partition in self.loaded:  # our own writes, read again after a rebalance
+                continue
+            if message.key == MARKER:
+                self.flushed[partition].update(self.unfinished.pop(partition, {}))
+                self.offsets[partition] = orjson.loads(message.value)
+            else:
+                self.unfinished[partition][message.key] = message.value
+
+    async def load(self, partitions: set[int]) -> None:
+        """Rebuild the reps of newly assigned partitions from their flushed units."""
         fresh = partitions - self.loaded
-        by_partition: dict[int, list[tuple[bytes, bytes]]] = {p: [] for p in fresh}
-        for key, value in store.data.items():
-            partition = store._key_partition.get(key)
-            if partition in by_partition and value:
-                by_partition[partition].append((key, value))
         engine = pipeline.engine
-        recovered = 0
-        for partition, entries in by_partition.items():
-            for rep_id, rep in load_reps(entries).items():
+        recovered = discarded = 0
+        for partition in fresh:
+            flushed = self.flushed.pop(partition, {})
+            unfinished = self.unfinished.pop(partition, {})
+            # An unfinished flush is rewritten with the flushed values before compaction
+            # could keep it as the latest value of its keys.
+            self.corrections += [(partition, key, flushed.get(key)) for key in unfinished]
+            discarded += len(unfinished)
+            for rep_id, rep in load_reps((k, v) for k, v in flushed.items() if v).items():
                 engine.reps[rep_id] = rep
                 pipeline.rep_partition[rep_id] = partition
                 recovered += 1
+            offsets = self.offsets.pop(partition, {})
+            self.marked[partition] = offsets
+            for topic, offset in offsets.items():
+                pipeline.positions[(topic, partition)] = offset
         newest = max((rep.max_ts for rep in engine.reps.values()), default=None)
         if newest is not None:
             engine.newest_applied = max(engine.newest_applied or newest, newest)
             engine.watermark = max(engine.watermark or newest, newest)
         self.loaded |= fresh
-        store.data.clear()  # the engine owns the state from here on
-        store._key_partition.clear()
-        log.info("recovered %d reps of partitions %s from the changelog", recovered,
-                 sorted(fresh))
+        for partition in [*self.flushed, *self.unfinished, *self.offsets]:
+            if partition not in fresh:  # partitions we already hold: nothing to rebuild
+                self.flushed.pop(partition, None)
+                self.unfinished.pop(partition, None)
+                self.offsets.pop(partition, None)
+        log.info("recovered %d reps of partitions %s from the changelog (%d units of an "
+                 "unfinished flush discarded)", recovered, sorted(fresh), discarded)
+        if self.corrections:
+            await self.flush()
 
     async def flush(self) -> None:
-        """Send every dirty unit, and wait until the broker has them all (and dead letters)."""
-        futures: list[Any] = []
-        send, topic = app.producer.send, table.changelog_topic.get_topic_name()
+        """Make every change durable: units (and dead letters) acked, then the markers."""
+        async with self.lock:
+            units, marks = self._collect()
+            await self._send(units)
+            await self._send([(partition, MARKER, orjson.dumps(offsets))
+                              for partition, offsets in marks.items()])
+            self.marked.update(marks)
+
+    def durable(self, tp: TP, default: int) -> int:
+        """The offset up to which a source partition's messages are in the changelog
+        (-1: none yet); `default` for other topics."""
+        if tp.topic not in SOURCE_TOPICS:
+            return default
+        return self.marked.get(tp.partition, {}).get(tp.topic, -1)
+
+    def _collect(self) -> tuple[list[tuple[int, bytes, bytes | None]], dict[int, dict[str, int]]]:
+        """Dirty units and source offsets, taken together between two events."""
+        units, self.corrections = self.corrections, []
         for rep_id, rep in pipeline.engine.reps.items():
             if rep.dirty:
                 partition = pipeline.rep_partition[rep_id]
-                for key, value in dirty_entries(rep):
-                    futures.append(await send(topic, key, value, partition, None, None))
+                units += [(partition, key, value) for key, value in dirty_entries(rep)]
+        offsets: dict[int, dict[str, int]] = defaultdict(dict)
+        for (topic, partition), offset in pipeline.positions.items():
+            offsets[partition][topic] = offset
+        marks = {p: o for p, o in offsets.items() if o != self.marked.get(p)}
+        for partition, _, _ in units:
+            marks.setdefault(partition, offsets.get(partition) or self.marked.get(partition, {}))
+        return units, marks
+
+    async def _send(self, records: list[tuple[int, bytes, bytes | None]]) -> None:
+        send, topic = app.producer.send, table.changelog_topic.get_topic_name()
+        futures = [await send(topic, key, value, partition, None, None)
+                   for partition, key, value in records]
         futures += self.dead_letters
         self.dead_letters = []
         if futures:
@@ -110,7 +180,7 @@ class DurableConsumer(KafkaConsumer):
     """Commits source offsets only after the state they produced is on the broker."""
 
     async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
-        offsets = self._filter_committable_offsets(tps)
+        offsets = self._filter_committable_offsets(tps)  # at most what the flush includes
         if not offsets:
             return False
         try:
@@ -119,7 +189,10 @@ class DurableConsumer(KafkaConsumer):
         except (TimeoutError, ProducerSendError, OSError) as exc:
             await self.crash(exc)  # no commit: the events are consumed again after restart
             return False
-        return await self._commit_offsets(offsets, start_new_transaction=start_new_transaction)
+        # Never past the flushed offsets: Faust also acks messages it drops in a rebalance.
+        durable = {tp: min(offset, state.durable(tp, offset)) for tp, offset in offsets.items()}
+        return await self._commit_offsets({tp: o for tp, o in durable.items() if o >= 0},
+                                          start_new_transaction=start_new_transaction)
 
 
 app = faust.App(
@@ -136,16 +209,30 @@ app = faust.App(
     broker_session_timeout=10.0,
     broker_heartbeat_interval=1.0,
     producer_linger=0.01,
+    # a dead letter carries up to dead_letter_max_bytes of the message, plus headers
+    producer_max_request_size=settings.dead_letter_max_bytes + 64 * 1024,
     consumer_auto_offset_reset="earliest",
     Table=KpiTable,
 )
 app.transport.Consumer = DurableConsumer  # type: ignore[misc]
 state = StateSync()
-table = app.Table("kpi_state", key_type=bytes, value_type=bytes, partitions=settings.partitions)
+# Kafka compacts only closed segments (default: 1 GiB or 7 days), and every start reads
+# the whole changelog: roll hourly so it stays near the live state. Records stay
+# uncompacted for 10 minutes, time for a restarted worker to rewrite an unfinished flush.
+CHANGELOG_CONFIG = {"segment.ms": str(3_600_000), "min.cleanable.dirty.ratio": "0.2",
+                    "min.compaction.lag.ms": str(600_000)}
+table = app.Table("kpi_state", key_type=bytes, value_type=bytes, partitions=settings.partitions,
+                  extra_topic_configs=CHANGELOG_CONFIG)
 raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "value_serializer": "raw",
                        "internal": True, "partitions": settings.partitions}
 sources = app.topic(*sorted(SOURCE_TOPICS), **raw)
 dead_letters = app.topic(settings.dead_letter_topic, **raw)
+
+
+@app.on_partitions_revoked.connect
+async def _hand_over(sender: Any, /, *args: Any, signal: BaseSignalT, **kwargs: Any) -> None:
+    """Flush before partitions move, so their next owner resumes exactly where we stop."""
+    await state.flush()
 
 
 @app.agent(sources)
@@ -187,7 +274,9 @@ class Metrics(View):
 def _highwaters() -> dict[tuple[str, int], int]:
     try:
         consumer = app.consumer
-        return {(tp.topic, tp.partition): consumer.highwater(tp)
+        ends = {(tp.topic, tp.partition): consumer.highwater(tp)
                 for tp in consumer.assignment() if tp.topic in SOURCE_TOPICS}
     except Exception:  # not started or rebalancing: lag is refreshed at the next scrape
         return {}
+    # None until the first fetch of a partition returns (e.g. while paused for recovery)
+    return {tp: end for tp, end in ends.items() if end is not None}

@@ -52,6 +52,12 @@ def _worker(args: argparse.Namespace) -> int:
         "SALESPULSE_WEB_HOST", "127.0.0.1")
     if args.web_port:
         os.environ["SALESPULSE_WEB_PORT"] = str(args.web_port)
+    import asyncio
+    import ssl
+
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed
+
     from streams.settings import Settings, SettingsError
 
     try:
@@ -59,6 +65,39 @@ def _worker(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"salespulse worker: {exc}", file=sys.stderr)
         return 2
+
+    async def login(host: str, port: int) -> None:
+        sec = settings.security
+        conn = await create_conn(
+            host, port, request_timeout_ms=15_000, ssl_context=sec.ssl_context(),
+            security_protocol=sec.protocol, sasl_mechanism=sec.sasl_mechanism,
+            sasl_plain_username=sec.username, sasl_plain_password=sec.password)
+        conn.close()
+
+    def _worker_login_refused(settings: Settings) -> str | None:
+        """Log in once (TLS, SASL) so bad credentials are one clear line, in bounded time;
+        an unreachable broker is left to the worker, which reports and retries it."""
+        sec = settings.security
+        if sec.protocol == "PLAINTEXT":
+            return None
+        host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
+        try:
+            asyncio.run(asyncio.wait_for(login(host, int(port)), 20))
+        except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
+            return (f"Kafka at {host}:{port} refused the {sec.sasl_mechanism} login of user "
+                    f"{sec.username!r} ({type(exc).__name__}): check KAFKA_SASL_USERNAME and "
+                    "KAFKA_SASL_PASSWORD")
+        except ssl.SSLError as exc:
+            return (f"TLS with Kafka at {host}:{port} failed ({exc.reason or exc}): check "
+                    "KAFKA_SSL_CAFILE, KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE")
+        except (OSError, TimeoutError, ValueError):
+            return None
+        return None
+
+    refused = _worker_login_refused(settings)
+    if refused:  # Faust would only say "unable to bootstrap" after a traceback
+        print(f"salespulse worker: {refused}", file=sys.stderr)
+        return 3
     for noisy in ("aiokafka", "faust", "mode"):  # they build a debug record per message
         logging.getLogger(noisy).setLevel(logging.WARNING)
     from streams.app import app

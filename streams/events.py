@@ -314,7 +314,7 @@ def _fast_parse(raw: bytes | str, topic_type: str | None) -> Event | None:
         return None
     try:
         w = _DECODER.decode(raw)
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):  # deep nesting too
         return None
     kind = w.type or topic_type
     if kind is None or (topic_type is not None and kind != topic_type):

@@ -72,6 +72,10 @@ class PipelineMetrics:
         self.late = Counter("salespulse_events_late",
                             "Events dropped as older than the watermark minus the lateness.",
                             ["type"], registry=r)
+        self.redelivered = Counter(
+            "salespulse_events_redelivered",
+            "Messages consumed again after a restart or rebalance, skipped: the state "
+            "already includes them.", registry=r)
         self.dead_letter_failures = Counter(
             "salespulse_dead_letter_failures", "Dead letters the producer failed to send.",
             registry=r)

@@ -298,8 +298,9 @@ class LocalKafka:
 
 
 def create_topics(bootstrap: str, topics: list[str], partitions: int = 1,
-                  **client: Any) -> list[str]:
-    """Create the topics that do not exist yet (extra kwargs go to the admin client)."""
+                  config: dict[str, str] | None = None, **client: Any) -> list[str]:
+    """Create the topics that do not exist yet, with topic `config` (e.g. a larger
+    max.message.bytes); extra kwargs go to the admin client."""
     from kafka import KafkaAdminClient
     from kafka.admin import NewTopic
     from kafka.errors import TopicAlreadyExistsError
@@ -311,7 +312,8 @@ def create_topics(bootstrap: str, topics: list[str], partitions: int = 1,
         # Another process may win the race: the topic then exists, which is all we want.
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics([NewTopic(t, partitions, 1) for t in missing],
+                admin.create_topics([NewTopic(t, partitions, 1, topic_configs=config or {})
+                                     for t in missing],
                                     wait_for_metadata=True)
         return missing
     finally:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streams.engine import APPLIED, DUPLICATE, Engine, Snapshot, take_snapshot, tune_gc
-from streams.events import Rejected, parse_event
+from streams.events import Event, Rejected, _explain, parse_event
 from streams.exporter import PipelineMetrics, render
 from streams.settings import Settings
 
@@ -28,12 +28,26 @@ class DeadLetter:
     topic: str
     partition: int
     offset: int
+    original_size: int = -1  # set when `value` is only the head of a larger message
 
     def headers(self) -> list[tuple[str, bytes]]:
-        return [("reason", self.reason.encode()), ("error", self.error.encode()),
-                ("source_topic", self.topic.encode()),
-                ("source_partition", str(self.partition).encode()),
-                ("source_offset", str(self.offset).encode())]
+        headers = [("reason", self.reason.encode()), ("error", self.error.encode()),
+                   ("source_topic", self.topic.encode()),
+                   ("source_partition", str(self.partition).encode()),
+                   ("source_offset", str(self.offset).encode())]
+        if self.original_size >= 0:  # the whole message stays in the source topic
+            headers += [("truncated", b"true"), ("original_size", str(self.original_size).encode())]
+        return headers
+
+
+def _parse(raw: bytes, topic_type: str | None, now_us: int, max_skew_us: int) -> Event:
+    try:
+        return parse_event(raw, topic_type, now_us, max_skew_us)
+    except RecursionError:
+        # parse_event's typed decoder raises on nesting deeper than ~900 levels (a bug of
+        # streams/events.py) and would crash the agent; its explaining validator (orjson,
+        # 1024 levels) decides instead, as parse_event should itself.
+        return _explain(raw, topic_type, now_us, max_skew_us)
 
 
 class Pipeline:
@@ -47,7 +61,8 @@ class Pipeline:
         self.clock = clock
         self.topic_types = {name: kind for kind, name in settings.topics.items()}
         self.rep_partition: dict[str, int] = {}
-        self.positions: dict[tuple[str, int], int] = {}  # next offset to process
+        # next offset to apply per source partition; lower ones are already in the state
+        self.positions: dict[tuple[str, int], int] = {}
         self._over_cap_logged = False
         for team, target in settings.engine.team_targets.items():
             self.metrics.targets.labels(team).set(target)
@@ -56,12 +71,15 @@ class Pipeline:
                value: bytes | None) -> DeadLetter | None:
         """Apply one message; return the dead letter to send when it is rejected."""
         now = self.clock()
-        self.positions[(topic, partition)] = offset + 1
         self.metrics.last_processed.set(now)
+        if offset < self.positions.get((topic, partition), 0):
+            self.metrics.redelivered.inc()  # consumed again after a restart: state has it
+            return None
+        self.positions[(topic, partition)] = offset + 1
         raw = value or b""
         try:
-            event = parse_event(raw, self.topic_types.get(topic), int(now * 1e6),
-                                self.settings.engine.max_skew_us)
+            event = _parse(raw, self.topic_types.get(topic), int(now * 1e6),
+                           self.settings.engine.max_skew_us)
             if event.rep_id not in self.engine.reps and len(
                     self.engine.reps) >= self.settings.max_reps:
                 self._log_over_cap()
@@ -69,6 +87,10 @@ class Pipeline:
                                           "(SALESPULSE_MAX_REPS); rep not tracked")
         except Rejected as exc:
             self.metrics.rejected.labels(exc.reason, topic).inc()
+            limit = self.settings.dead_letter_max_bytes
+            if len(raw) > limit:  # a dead-letter topic takes ~1 MB by default, like the source
+                return DeadLetter(key, raw[:limit], exc.reason, exc.message, topic, partition,
+                                  offset, len(raw))
             return DeadLetter(key, raw, exc.reason, exc.message, topic, partition, offset)
         outcome = self.engine.offer(event, int(now * 1e6))
         if outcome == APPLIED:

@@ -28,8 +28,10 @@ class WorkerProcess:
     """A worker subprocess with its own web port; logs go to a file for post-mortems."""
 
     def __init__(self, bootstrap: str, prefix: str, workdir: Path, partitions: int = 4,
-                 extra_env: dict[str, str] | None = None) -> None:
-        self.port = free_port()
+                 extra_env: dict[str, str] | None = None, host: str = "127.0.0.1",
+                 admin: dict[str, Any] | None = None) -> None:
+        """`admin`: kafka-python options to create the topics with (e.g. SCRAM)."""
+        self.host, self.port = host, free_port()
         self.log_path = workdir / f"worker-{self.port}.log"
         self.env = {**os.environ, **topic_env(prefix),
                     "KAFKA_BOOTSTRAP_SERVERS": bootstrap, "SALESPULSE_APP_ID": prefix,
@@ -37,20 +39,34 @@ class WorkerProcess:
                     "SALESPULSE_DATA_DIR": str(workdir / f"data-{self.port}"),
                     "SALESPULSE_COMMIT_INTERVAL": "0.5", **(extra_env or {})}
         self.topics = [v for k, v in self.env.items() if k.startswith("SALESPULSE_TOPIC_")]
-        create_topics(bootstrap, self.topics, partitions)
+        create_topics(bootstrap, self.topics, partitions, **(admin or {}))
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/metrics"
+        return f"http://{self.host}:{self.port}/metrics"
 
     def start(self, timeout: float = 90) -> WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streams.cli", "worker", "--web-port", str(self.port),
-             "-l", "info"], env=self.env, stdout=log, stderr=subprocess.STDOUT)
-        self.wait_for(lambda: self.scrape() is not None, timeout, "the worker's /metrics")
+             "--web-host", self.host, "-l", "info"], env=self.env, stdout=log,
+            stderr=subprocess.STDOUT)
+        if timeout:
+            self.wait_for(lambda: self.scrape() is not None, timeout, "the worker's /metrics")
         return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def rss_mb(self) -> float:
+        """Resident memory of the worker process, in MiB."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS in /proc status")
 
     def scrape(self, as_of: str | None = None) -> str | None:
         url = self.url + (f"?as_of={as_of}" if as_of else "")

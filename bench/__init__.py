@@ -1,0 +1,1 @@
+"""Benchmarks of salespulse against its baselines and peers, all in one run (`python -m bench`)."""

@@ -1,0 +1,42 @@
+"""Item 8: `/metrics` render time and body size of the worker's pipeline at N reps (a child)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+from bench.common import MARK
+from bench.dataset import events
+from streams.pipeline import Pipeline
+from streams.produce import topic_for
+from streams.settings import Settings
+
+EVENTS_PER_REP = 30
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--reps", type=int, required=True)
+    parser.add_argument("--times", type=int, default=7)
+    args = parser.parse_args()
+    settings = Settings()
+    pipeline = Pipeline(settings)
+    count = args.reps * EVENTS_PER_REP
+    for offset, (rep_id, value) in enumerate(events(count, args.reps, 20, 7)):
+        pipeline.handle(topic_for(settings, value), 0, offset, rep_id.encode(), value)
+    seconds, size = [], 0
+    for _ in range(args.times):  # the first read builds each rep's window totals
+        t0 = time.perf_counter()
+        size = len(pipeline.scrape())
+        seconds.append(time.perf_counter() - t0)
+    doc = {"reps": len(pipeline.engine.reps), "events": count, "first_seconds": seconds[0],
+           "median_seconds": statistics.median(seconds[1:]), "min_seconds": min(seconds[1:]),
+           "bytes": size}
+    os.write(1, MARK + json.dumps(doc).encode() + b"\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,162 @@
+"""One isolated test world on a broker: its own topics and consumer group, its workers,
+and the producer and consumers the tests use to talk to it."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource
+
+from streams.localkafka import LocalKafka, create_topics
+from streams.produce import publish
+from tests.support.metrics import samples
+from tests.support.traffic import world_settings
+from tests.support.worker import WorkerProcess, topic_env
+
+SOURCE_KINDS = ("touch", "reply", "meeting", "deal", "nps")
+
+
+class World:
+    """Topics `<prefix>.sales.*` with `partitions` partitions, created up front."""
+
+    def __init__(self, kafka: LocalKafka, workdir: Path, partitions: int = 4,
+                 user: str | None = None, topic_config: dict[str, str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.kafka, self.workdir, self.partitions = kafka, workdir, partitions
+        self.prefix = f"rel{uuid.uuid4().hex[:8]}"
+        self.client = kafka.client_config(user) if kafka.scram_users else {
+            "bootstrap_servers": kafka.bootstrap}
+        self.env = {**self._security_env(), **(env or {})}
+        self.settings = world_settings(kafka.bootstrap, self.prefix, **self.env)
+        self.topics = dict(self.settings.topics)
+        self.dead_letter_topic = self.settings.dead_letter_topic
+        admin = {k: v for k, v in self.client.items() if k != "bootstrap_servers"}
+        create_topics(kafka.bootstrap, list(topic_env(self.prefix).values()), partitions,
+                      config=topic_config, **admin)
+        self.workers: list[WorkerProcess] = []
+        self._group: KafkaConsumer | None = None
+
+    def _security_env(self) -> dict[str, str]:
+        if "sasl_plain_username" not in self.client:
+            return {}
+        return {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "KAFKA_SASL_MECHANISM": self.client["sasl_mechanism"],
+                "KAFKA_SASL_USERNAME": self.client["sasl_plain_username"],
+                "KAFKA_SASL_PASSWORD": self.client["sasl_plain_password"]}
+
+    def worker(self, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+               ) -> WorkerProcess:
+        """A worker of this world's consumer group (not started)."""
+        admin = {k: v for k, v in self.client.items() if k != "bootstrap_servers"}
+        worker = WorkerProcess(self.kafka.bootstrap, self.prefix, self.workdir,
+                               self.partitions, {**self.env, **(env or {})}, host, admin)
+        self.workers.append(worker)
+        return worker
+
+    def publish(self, messages: Iterable[tuple[str, bytes]]) -> int:
+        """Events to their typed topics, keyed by rep_id (as producers must)."""
+        return publish(self.settings, messages)
+
+    def send_raw(self, records: Iterable[tuple[str, bytes | None, bytes]],
+                 max_request_size: int = 1_048_576) -> int:
+        """(topic kind, key, value) as is: for input no well-behaved producer sends."""
+        producer = KafkaProducer(acks="all", linger_ms=10, max_request_size=max_request_size,
+                                 **self.client)
+        count = 0
+        try:
+            for kind, key, value in records:
+                producer.send(self.topics[kind], key=key, value=value)
+                count += 1
+            producer.flush()
+        finally:
+            producer.close()
+        return count
+
+    def dead_letters(self, expected: int, timeout_s: float = 30) -> list[Any]:
+        """Every record of the dead-letter topic (at least `expected` of them)."""
+        consumer = KafkaConsumer(self.dead_letter_topic, auto_offset_reset="earliest",
+                                 consumer_timeout_ms=int(timeout_s * 1000),
+                                 fetch_max_bytes=64 * 1024 * 1024,
+                                 max_partition_fetch_bytes=16 * 1024 * 1024, **self.client)
+        records = []
+        try:
+            for record in consumer:
+                records.append(record)
+                if len(records) >= expected:
+                    consumer.consumer_timeout_ms = 3000  # then drain what else is there
+        finally:
+            consumer.close()
+        return records
+
+    def end_offsets(self, topic: str) -> int:
+        """Records ever written to a topic (the sum of its partitions' end offsets)."""
+        consumer = KafkaConsumer(**self.client)
+        try:
+            partitions = consumer.partitions_for_topic(topic) or set()
+            tps = [TopicPartition(topic, p) for p in partitions]
+            return sum(consumer.end_offsets(tps).values())
+        finally:
+            consumer.close()
+
+    def topic_config(self, topic: str) -> dict[str, str]:
+        """The settings a topic was given beyond the broker's defaults."""
+        admin = KafkaAdminClient(**self.client)
+        try:
+            described = admin.describe_configs([ConfigResource("topic", topic)])
+        finally:
+            admin.close()
+        [configs] = [entry for by_name in described.values() for entry in by_name.values()]
+        return {key: data["value"] if isinstance(data, dict) else data
+                for key, data in configs.items()}
+
+    def consumed_all(self) -> bool:
+        """The group has committed the end of every source partition: whatever was sent
+        so far is handled and its state flushed (the workers' own lag gauges can read 0
+        while their last fetch is older than the newest message)."""
+        if self._group is None:
+            self._group = KafkaConsumer(group_id=self.prefix, enable_auto_commit=False,
+                                        **self.client)
+        tps = [TopicPartition(topic, p) for topic in self.topics.values()
+               for p in range(self.partitions)]
+        ends = self._group.end_offsets(tps)
+        return all((self._group.committed(tp) or 0) >= end for tp, end in ends.items())
+
+    def close(self) -> None:
+        for worker in self.workers:
+            worker.kill()
+        if self._group is not None:
+            self._group.close()
+
+
+def lags(text: str) -> dict[tuple[str, str], float]:
+    """{(topic, partition): lag} of one scrape."""
+    return {(d["topic"], d["partition"]): value for (name, labels), value in samples(text).items()
+            if name == "salespulse_consumer_lag" for d in [dict(labels)]}
+
+
+def caught_up(world: World, workers: list[WorkerProcess]) -> list[str] | None:
+    """The workers' scrapes once all that was sent is consumed and every source partition
+    is held by exactly one of them; None before that."""
+    if not world.consumed_all():
+        return None
+    texts = [worker.scrape() for worker in workers]
+    if any(text is None for text in texts):
+        return None
+    held = [lags(text) for text in texts if text is not None]
+    every = [tp for lag in held for tp in lag]
+    expected = len(world.topics) * world.partitions
+    if len(every) != expected or len(set(every)) != expected:
+        return None
+    if any(value for lag in held for value in lag.values()):
+        return None
+    return texts  # type: ignore[return-value]
+
+
+def log_mentions(log: str, word: str) -> bool:
+    """`word` as a whole token of the log (ids are not substrings of other ids)."""
+    return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", log) is not None
