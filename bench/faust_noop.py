@@ -44,7 +44,8 @@ def record_class() -> Any:
 args = parse(__doc__ or "")
 drain = Drain(args.expected)
 app = faust.App(args.group, broker=f"kafka://{args.bootstrap}", store="memory://",
-                datadir=tempfile.mkdtemp(prefix="bench-faust-"), web_enabled=False,
+                datadir=args.state_dir or tempfile.mkdtemp(prefix="bench-faust-"),
+                web_enabled=False,
                 broker_session_timeout=10.0, broker_heartbeat_interval=1.0,
                 consumer_auto_offset_reset="earliest", producer_linger=0.01)
 topic = app.topic(*args.topics, value_type=record_class())

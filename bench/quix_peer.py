@@ -32,7 +32,8 @@ def main() -> None:
         return True
 
     app = Application(broker_address=args.bootstrap, consumer_group=args.group,
-                      auto_offset_reset="earliest", state_dir=tempfile.mkdtemp(prefix="quix-"),
+                      auto_offset_reset="earliest",
+                      state_dir=args.state_dir or tempfile.mkdtemp(prefix="quix-"),
                       loglevel="WARNING", on_consumer_error=skip, on_processing_error=skip,
                       on_message_processed=lambda *_: drain.hit())
     frames = [app.dataframe(app.topic(name, timestamp_extractor=event_time))

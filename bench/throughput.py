@@ -16,8 +16,9 @@ def drain_child(run: Run, name: str, module: str, topics: list[str], expected: i
                 *extra: str) -> dict[str, Any]:
     """One consumer child over `topics` in its own group, from the earliest offset."""
     say(f"{name}: draining {expected:,} messages")
-    args = ["--bootstrap", run.bootstrap, "--topics", ",".join(topics), "--group",
-            run.group(name), "--expected", str(expected), *extra]
+    group = run.group(name)
+    args = ["--bootstrap", run.bootstrap, "--topics", ",".join(topics), "--group", group,
+            "--expected", str(expected), "--state-dir", str(run.workdir / group), *extra]
     result = run_child(module, args, TIMEOUT_S, run.log(name))
     say(f"{name}: {result['rate']:,.0f} events/s ({result['count']:,} in "
         f"{result['seconds']:.1f}s)")
