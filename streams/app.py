@@ -10,7 +10,6 @@ from typing import Any
 
 import faust
 import orjson
-from faust.exceptions import ProducerSendError
 from faust.tables.table import Table
 from faust.transport.drivers.aiokafka import Consumer as KafkaConsumer
 from faust.types import TP
@@ -29,6 +28,10 @@ pipeline = Pipeline(settings)
 SOURCE_TOPICS = frozenset(settings.topics.values())
 FLUSH_TIMEOUT_S = 60.0
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
+# Faust's recovery never applies the record at offset 0 of a changelog partition (its
+# offsets Counter reads 0 for "none", and it skips offsets <= that): so a partition's
+# first record is this no-op.
+FIRST = b"\x00first"
 
 
 def _credentials(security: KafkaSecurity) -> Any:
@@ -54,7 +57,7 @@ class KpiTable(Table):
         if lost:
             log.info("partitions %s revoked: dropping their reps", sorted(lost))
             pipeline.drop_partitions(lost)
-            state.loaded -= lost
+            state.forget(lost)
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
@@ -92,13 +95,23 @@ class StateSync:
         for event in batch:
             message = event.message
             partition = message.partition
-            if partition in self.loaded:  # our own writes, read again after a rebalance
+            if partition in self.loaded or message.key == FIRST:  # ours, read again
                 continue
             if message.key == MARKER:
                 self.flushed[partition].update(self.unfinished.pop(partition, {}))
                 self.offsets[partition] = orjson.loads(message.value)
             else:
                 self.unfinished[partition][message.key] = message.value
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop revoked partitions, and what a recovery of them had read so far: the next
+        owner of a partition reads its changelog from the start."""
+        self.loaded -= partitions
+        for partition in partitions:
+            self.flushed.pop(partition, None)
+            self.unfinished.pop(partition, None)
+            self.offsets.pop(partition, None)
+            self.marked.pop(partition, None)
 
     async def load(self, partitions: set[int]) -> None:
         """Rebuild the reps of newly assigned partitions from their flushed units."""
@@ -116,6 +129,8 @@ class StateSync:
                 engine.reps[rep_id] = rep
                 pipeline.rep_partition[rep_id] = partition
                 recovered += 1
+            if partition not in self.offsets:  # never flushed: offset 0 may be next
+                self.corrections.insert(0, (partition, FIRST, b"1"))
             offsets = self.offsets.pop(partition, {})
             self.marked[partition] = offsets
             for topic, offset in offsets.items():
@@ -139,9 +154,13 @@ class StateSync:
         """Make every change durable: units (and dead letters) acked, then the markers."""
         async with self.lock:
             units, marks = self._collect()
-            await self._send(units)
-            await self._send([(partition, MARKER, orjson.dumps(offsets))
-                              for partition, offsets in marks.items()])
+            try:
+                await self._send(units)
+                await self._send([(partition, MARKER, orjson.dumps(offsets))
+                                  for partition, offsets in marks.items()])
+            except BaseException:  # failed or cancelled: the next flush sends them again,
+                self.corrections[:0] = units  # before any newer value of the same units
+                raise
             self.marked.update(marks)
 
     def durable(self, tp: TP, default: int) -> int:
@@ -186,7 +205,7 @@ class DurableConsumer(KafkaConsumer):
         try:
             await state.flush()
             await self._handle_attached(offsets)
-        except (TimeoutError, ProducerSendError, OSError) as exc:
+        except Exception as exc:  # the flush took the dirty marks: stop, recover from the log
             await self.crash(exc)  # no commit: the events are consumed again after restart
             return False
         # Never past the flushed offsets: Faust also acks messages it drops in a rebalance.
