@@ -6,8 +6,10 @@ touch, or the earlier of its latest touch and latest reply for the cohorts), and
 moves bucket when a newer event moves the key. A window is then a plain sum of
 the buckets it covers, and reading it as of any T needs no event replay.
 
-Events land in minute buckets; minutes older than the 1h window fold into hour
-buckets, so each event writes one bucket and the 24h/7d/30d windows read hours.
+Each change is written twice: to its hour's dense vector, which the 24h/7d/30d
+windows read, and to its minute's short list of (measure, amount) deltas, which
+only the 1h window reads. Minutes are simply dropped once no 1h read can reach
+them, so nothing is ever folded or copied.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ from operator import add, sub
 from typing import Any
 
 from streams.catalog import MEASURE_INDEX as I
-from streams.catalog import MEASURES, MICRO, Window
+from streams.catalog import MEASURES, MICRO, WINDOWS, Window
 from streams.engine.dedupe import MAX_HOURS, Seen
 from streams.engine.windows import HOUR_US, MINUTE_US, start_bucket
 from streams.events import Event
 
 N = len(MEASURES)
+MINUTE_WINDOW = next(w.name for w in WINDOWS if w.step == 60)  # the one read from minutes
 NEXT_STEP_KINDS = frozenset({"demo", "site_visit", "survey", "proposal"})
 # Prospect record slots: latest touch, latest reply, latest positive, latest negative.
 TOUCH, REPLY, POSITIVE, NEGATIVE = range(4)
@@ -69,21 +72,26 @@ class RepState:
     # -- counters ---------------------------------------------------------------
 
     def _add(self, ts: int, deltas: Deltas) -> None:
-        """Add `deltas` at event time `ts`: to its bucket and to the live window totals."""
+        """Add `deltas` at event time `ts`: to its hour, its minute and the live window totals."""
         minute = ts // MINUTE_US
-        vec = self.minutes.get(minute)
-        if vec is None:  # a late event's old minute folds into its hour at the next prune
-            vec = self.minutes[minute] = [0] * N
+        hour = minute // 60
+        vec = self.hours.get(hour)
+        if vec is None:
+            vec = self.hours[hour] = [0] * N
         for i, amount in deltas:
             vec[i] += amount
-        if self.caches:
-            hour = minute // 60
-            for is_minute, start, totals in self.caches.values():
-                if (minute if is_minute else hour) >= start:
-                    for i, amount in deltas:
-                        totals[i] += amount
+        recent = self.minutes.get(minute)
+        if recent is None:
+            self.minutes[minute] = list(deltas)
+        else:
+            recent += deltas
+        for is_minute, start, totals in self.caches.values():
+            if (minute if is_minute else hour) >= start:
+                for i, amount in deltas:
+                    totals[i] += amount
         if self.dirty is not None:
             self.dirty.add(("m", minute))
+            self.dirty.add(("h", hour))
 
     def totals(self, window: Window, as_of: int) -> list[Any]:
         """Measure vector of `window` as of T (all applied events are before T)."""
@@ -91,26 +99,30 @@ class RepState:
         start = start_bucket(window, as_of)
         cache = self.caches.get(window.name)
         if cache is None or start < cache[1]:
-            cache = self.caches[window.name] = [is_minute, start, self._sum_from(is_minute, start)]
+            totals = [0] * N
+            self._accumulate(totals, is_minute, start, 2**62, 1)
+            cache = self.caches[window.name] = [is_minute, start, totals]
         elif start > cache[1]:
-            totals = cache[2]
-            for vec in self._buckets_between(is_minute, cache[1], start):
-                totals[:] = map(sub, totals, vec)
+            self._accumulate(cache[2], is_minute, cache[1], start, -1)
             cache[1] = start
         return cache[2]  # type: ignore[no-any-return]
 
-    def _sum_from(self, is_minute: bool, start: int) -> list[Any]:
-        totals = [0] * N
-        for vec in self._buckets_between(is_minute, start, 2**62):
-            totals[:] = map(add, totals, vec)
-        return totals
-
-    def _buckets_between(self, is_minute: bool, lo: int, hi: int) -> list[list[Any]]:
-        """Bucket vectors in [lo, hi) in the window's step (minutes or hours)."""
-        if is_minute:
-            return [v for i, v in self.minutes.items() if lo <= i < hi]
-        return ([v for i, v in self.hours.items() if lo <= i < hi]
-                + [v for i, v in self.minutes.items() if lo <= i // 60 < hi])
+    def _accumulate(self, totals: list[Any], is_minute: bool, lo: int, hi: int,
+                    sign: int) -> None:
+        """Add (sign 1) or subtract (-1) the buckets in [lo, hi) of the window's step."""
+        tier: dict[int, Any] = self.minutes if is_minute else self.hours
+        keys = range(lo, hi) if hi - lo < len(tier) else [k for k in tier if lo <= k < hi]
+        for key in keys:
+            bucket = tier.get(key)
+            if bucket is None:
+                continue
+            if is_minute:
+                for i, amount in bucket:
+                    totals[i] += sign * amount
+            elif sign > 0:
+                totals[:] = map(add, totals, bucket)
+            else:
+                totals[:] = map(sub, totals, bucket)
 
     # -- events -----------------------------------------------------------------
 
@@ -282,14 +294,23 @@ class RepState:
             self._mark([("e", e.type, h) for h in seen.forget(horizon_us)])
         return True
 
-    def prune_recent(self, fold_before: int) -> None:
-        """Cheap: fold the oldest minutes into their hours."""
-        self._fold(_prefix_below(self.minutes, fold_before // MINUTE_US))
+    def prune_recent(self, drop_before: int) -> None:
+        """Cheap: drop the minutes no 1h read can reach any more (hours hold them too)."""
+        floor = drop_before // MINUTE_US
+        gone = [minute for minute in self.minutes if minute < floor]
+        if not gone:
+            return
+        for minute in gone:
+            del self.minutes[minute]
+        cache = self.caches.get(MINUTE_WINDOW)
+        if cache is not None and cache[1] <= max(gone):
+            del self.caches[MINUTE_WINDOW]  # it would look for these minutes to subtract them
+        self._mark([("m", minute) for minute in gone])
 
-    def prune_old(self, keep_from: int, fold_before: int, horizon_us: int) -> None:
+    def prune_old(self, keep_from: int, drop_before: int, horizon_us: int) -> None:
         """Daily: also drop hours, prospects, deals and dedupe ids past their horizon.
         Dicts are kept in update order, so each expiry scan stops at the first live entry."""
-        self.prune_recent(fold_before)
+        self.prune_recent(drop_before)
         for kind, seen in self.seen.items():
             self._mark([("e", kind, h) for h in seen.forget(horizon_us, everything=True)])
         floor = keep_from // HOUR_US
@@ -304,24 +325,6 @@ class RepState:
         if dropped:
             self.caches.clear()  # rebuilt on the next read, never reading a dropped bucket
             self._mark(dropped)
-
-    def _fold(self, minutes: list[int]) -> None:
-        if not minutes:
-            return
-        changed: list[Key] = []
-        newest = max(minutes)
-        for window, (is_minute, start, _) in list(self.caches.items()):
-            if is_minute and start <= newest:
-                del self.caches[window]  # it would look for these minutes to subtract them
-        for minute in minutes:
-            vec = self.minutes.pop(minute)
-            hour = self.hours.get(minute // 60)
-            if hour is None:
-                self.hours[minute // 60] = vec
-            else:
-                hour[:] = map(add, hour, vec)
-            changed += [("m", minute), ("h", minute // 60)]
-        self._mark(changed)
 
     @staticmethod
     def _to_back(records: dict[str, Any], key: str) -> None:
