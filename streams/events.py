@@ -59,7 +59,7 @@ class Rejected(ValueError):
         self.message = message
 
 
-class Event(msgspec.Struct):
+class Event(msgspec.Struct, gc=False):
     """A valid event; `ts` is occurred_at in integer microseconds since the epoch.
     (A msgspec Struct: built in C, it costs a third of a dataclass per event.)"""
 
@@ -279,7 +279,7 @@ def _literal(values: frozenset[str]) -> Any:
     return Literal[tuple(sorted(values))]  # type: ignore[valid-type]
 
 
-class _Wire(msgspec.Struct, forbid_unknown_fields=False):
+class _Wire(msgspec.Struct, forbid_unknown_fields=False, gc=False):
     event_id: _Id
     occurred_at: str
     rep_id: _Id

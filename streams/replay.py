@@ -12,7 +12,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from streams.engine import Engine, EngineConfig, Snapshot, kpis, take_snapshot, tune_gc
+from streams.engine import Engine, EngineConfig, Snapshot, gc_paused, kpis, take_snapshot
 from streams.events import Event, Rejected, format_timestamp, parse_event
 
 PROGRESS_MIN_BYTES = 20_000_000
@@ -56,40 +56,45 @@ def _lines(stream: BinaryIO, path: Path, progress: bool) -> Iterator[bytes]:
 def replay(path: Path, as_of: int | None, config: EngineConfig | None = None,
            progress: bool = True, now_us: int | None = None) -> ReplayResult:
     """Run the engine over a file in order; T defaults to just after the latest event."""
-    tune_gc()
     engine = Engine(config)
     clock = now_us if now_us is not None else time.time_ns() // 1000
-    skew = engine.config.max_skew_us
-    after = 0
-    batch: list[Event] = []
     try:
         stream = path.open("rb")
     except OSError as exc:
         raise ReplayError(f"cannot read {path}: {exc.strerror}") from None
-    with stream:
+    with stream, gc_paused():
         _check_text(stream.peek(4096)[:4096], path)  # type: ignore[attr-defined]
-        for number, line in enumerate(_lines(stream, path, progress), 1):
-            if number == 1 and line.startswith(b"\xef\xbb\xbf"):
-                line = line[3:]
-            if not line.strip():
-                continue
-            try:
-                event = parse_event(line, now_us=clock, max_skew_us=skew)
-            except Rejected as exc:
-                engine.reject(exc.reason)
-                continue
-            if as_of is not None and event.ts >= as_of:
-                engine.observe(event.ts)  # moves the watermark, never applied
-                after += 1
-            elif engine.screen(event):
-                batch.append(event)
-                if len(batch) == BATCH_EVENTS:
-                    engine.take_many(batch)
-                    batch = []
-        engine.take_many(batch)
+        after = _feed(engine, _lines(stream, path, progress), as_of, clock)
     if as_of is None:
         as_of = engine.newest_applied + 1 if engine.newest_applied is not None else clock
     return ReplayResult(take_snapshot(engine, as_of), engine, after)
+
+
+def _feed(engine: Engine, lines: Iterator[bytes], as_of: int | None, clock: int) -> int:
+    """Offer every line; returns how many valid events lie at or after T (never applied)."""
+    skew = engine.config.max_skew_us
+    after = 0
+    batch: list[Event] = []
+    for number, line in enumerate(lines, 1):
+        if number == 1 and line.startswith(b"\xef\xbb\xbf"):
+            line = line[3:]
+        if not line.strip():
+            continue
+        try:
+            event = parse_event(line, now_us=clock, max_skew_us=skew)
+        except Rejected as exc:
+            engine.reject(exc.reason)
+            continue
+        if as_of is not None and event.ts >= as_of:
+            engine.observe(event.ts)  # moves the watermark, never applied
+            after += 1
+        elif engine.screen(event):
+            batch.append(event)
+            if len(batch) == BATCH_EVENTS:
+                engine.take_many(batch)
+                batch = []
+    engine.take_many(batch)
+    return after
 
 
 def _row_json(row: Any, extra: dict[str, Any], rep: bool) -> dict[str, Any]:

@@ -7,10 +7,11 @@ from streams.engine.engine import (
     Counts,
     Engine,
     EngineConfig,
+    gc_paused,
     tune_gc,
 )
 from streams.engine.rep import RepState
 from streams.engine.snapshot import Row, Snapshot, kpis, take_snapshot
 
 __all__ = ["APPLIED", "DUPLICATE", "LATE", "Counts", "Engine", "EngineConfig", "RepState", "Row",
-           "Snapshot", "kpis", "take_snapshot", "tune_gc"]
+           "Snapshot", "kpis", "take_snapshot", "tune_gc", "gc_paused"]

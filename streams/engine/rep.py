@@ -85,10 +85,11 @@ class RepState:
             self.minutes[minute] = list(deltas)
         else:
             recent += deltas
-        for is_minute, start, totals in self.caches.values():
-            if (minute if is_minute else hour) >= start:
-                for i, amount in deltas:
-                    totals[i] += amount
+        if self.caches:  # running window totals exist once the rep has been read
+            for is_minute, start, totals in self.caches.values():
+                if (minute if is_minute else hour) >= start:
+                    for i, amount in deltas:
+                        totals[i] += amount
         if self.dirty is not None:
             self.dirty.add(("m", minute))
             self.dirty.add(("h", hour))

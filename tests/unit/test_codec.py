@@ -65,7 +65,7 @@ def _remembered(rep: RepState, horizon: int) -> dict[str, set[str]]:
 def test_expired_units_become_tombstones() -> None:
     live, changelog = _engine_fed(48_000, 500)
     tombstones = [decode_key(k)[1][0] for k, v in changelog.items() if v is None]
-    assert {"m", "e"} <= set(tombstones)  # folded minutes and forgotten dedupe hours
+    assert {"m", "e"} <= set(tombstones)  # dropped minutes and forgotten dedupe hours
     assert len(changelog) - len(tombstones) < 48_000  # live units stay bounded
 
 
