@@ -1,8 +1,9 @@
 """Compact, per-unit serialisation of rep state for a compacted changelog.
 
-A rep's state is split into small units (its meta, each minute and hour bucket,
-each prospect, each deal, each dedupe hour, its pending events) so a batch
-writes only what changed. Keys are JSON arrays, so ids may hold any character.
+A rep's state is split into small units (its meta, each hour bucket with the
+minute deltas the 1h window still reads, each prospect, each deal, append-only
+chunks of each dedupe hour, its pending events) so a batch writes only what
+changed. Keys are JSON arrays, so ids may hold any character.
 """
 
 from __future__ import annotations
@@ -34,9 +35,13 @@ def unit_value(rep: RepState, unit: Key) -> Any:
         return [rep.team_id, rep.team_ts, rep.max_ts]
     if tag == "pending":
         return [list(msgspec.structs.astuple(e)) for e in rep.pending] or None
-    if tag == "e":
-        seen = rep.seen.get(unit[1])
-        return None if seen is None else seen.dump(unit[2])
+    if tag == "h":
+        vector = rep.hours.get(unit[1])
+        if vector is None:
+            return None
+        first = unit[1] * 60
+        return [vector, [[m, rep.minutes[m]] for m in range(first, first + 60)
+                         if m in rep.minutes]]
     return _stores(rep)[tag].get(unit[1])
 
 
@@ -51,13 +56,16 @@ def load_unit(rep: RepState, unit: Key, value: Any) -> None:
         seen = rep.seen.get(unit[1])
         if seen is None:
             seen = rep.seen[unit[1]] = Seen()
-        seen.load(unit[2], value)
+        seen.load(unit[2], unit[3], value)
+    elif tag == "h":
+        rep.hours[unit[1]], minutes = value
+        rep.minutes.update(minutes)  # stale ones go at the rep's next sweep
     else:
         _stores(rep)[tag][unit[1]] = value
 
 
 def _stores(rep: RepState) -> dict[str, dict[Any, Any]]:
-    return {"m": rep.minutes, "h": rep.hours, "x": rep.prospects, "d": rep.deals}
+    return {"x": rep.prospects, "d": rep.deals}
 
 
 def dirty_entries(rep: RepState) -> Iterator[tuple[bytes, bytes | None]]:
@@ -65,6 +73,12 @@ def dirty_entries(rep: RepState) -> Iterator[tuple[bytes, bytes | None]]:
     assert rep.dirty is not None, "the engine was built without track_dirty"
     units, rep.dirty = rep.dirty, set()
     for unit in units:
+        if unit[0] == "e":  # a dedupe hour grows by chunks: never rewrite its older ids
+            seen = rep.seen[unit[1]]
+            for number, ids in seen.chunks(unit[2]):
+                yield (encode_key(rep.rep_id, (*unit, number)),
+                       None if ids is None else orjson.dumps(ids))
+            continue
         value = unit_value(rep, unit)
         yield encode_key(rep.rep_id, unit), None if value is None else orjson.dumps(value)
 

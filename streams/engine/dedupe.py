@@ -7,20 +7,29 @@ in one topic partition, read in order, so replay and any number of workers agree
 
 from __future__ import annotations
 
+from typing import Any
+
 from streams.engine.windows import HOUR_US
 
 MAX_HOURS = 48  # event hours kept before forgetting early (a 24h horizon needs 25)
 
 
 class Seen:
-    """Event ids by event hour, forgotten oldest hour first."""
+    """Event ids by event hour, forgotten oldest hour first.
 
-    __slots__ = ("ids", "hours", "newest")
+    For the changelog an hour is written in append-only chunks (see engine/codec.py):
+    `saved` is, per hour, [chunks written, ids written]; `dropped` the chunk counts of
+    forgotten hours, still to be deleted.
+    """
+
+    __slots__ = ("ids", "hours", "newest", "saved", "dropped")
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.hours: dict[int, list[str]] = {}
         self.newest = -(2**62)
+        self.saved: dict[int, list[int]] = {}
+        self.dropped: dict[int, int] = {}
 
     def is_duplicate(self, event_id: str, horizon_us: int) -> bool:
         ts = self.ids.get(event_id)
@@ -54,15 +63,35 @@ class Seen:
             for event_id in self.hours.pop(hour):
                 if self.ids.get(event_id, 0) // HOUR_US == hour:
                     del self.ids[event_id]
+            saved = self.saved.pop(hour, None)
+            if saved is not None:
+                self.dropped[hour] = max(saved[0], self.dropped.get(hour, 0))
         return gone
 
-    def dump(self, hour: int) -> list[list[object]] | None:
+    def chunks(self, hour: int) -> list[tuple[int, list[Any] | None]]:
+        """Changelog chunks of `hour` to write: (number, ids added since the last chunk),
+        or (number, None) to delete a chunk of a forgotten hour."""
+        out: list[tuple[int, list[Any] | None]] = [
+            (n, None) for n in range(self.dropped.pop(hour, 0))]
         ids = self.hours.get(hour)
-        if ids is None:
-            return None
-        return [[event_id, self.ids[event_id]] for event_id in ids
-                if self.ids.get(event_id, 0) // HOUR_US == hour]
+        saved = self.saved.setdefault(hour, [0, 0]) if ids is not None else None
+        if ids is None or saved is None or len(ids) == saved[1]:
+            return out
+        number = saved[0]
+        entries = [[event_id, ts] for event_id in ids[saved[1]:]
+                   if (ts := self.ids.get(event_id)) is not None]
+        saved[0], saved[1] = number + 1, len(ids)
+        return [c for c in out if c[0] != number] + [(number, entries)]
 
-    def load(self, hour: int, entries: list[list[object]]) -> None:
+    def load(self, hour: int, number: int, entries: list[Any]) -> None:
+        """Merge one recovered chunk. When an id was applied twice (the first beyond the
+        horizon) keeping its latest time answers every later duplicate check the same."""
+        ids = self.hours.setdefault(hour, [])
         for event_id, ts in entries:
-            self.remember(event_id, ts)  # type: ignore[arg-type]
+            known = self.ids.get(event_id)
+            if known is None or ts > known:
+                self.ids[event_id] = ts
+                self.newest = max(self.newest, ts)
+            ids.append(event_id)
+        saved = self.saved.setdefault(hour, [0, 0])
+        saved[0], saved[1] = max(saved[0], number + 1), len(ids)

@@ -42,7 +42,7 @@ TOUCHES_1, CALLS_1, CONNECTED_1, VALUE_MESSAGE_1, REPLIES_1 = (
 # Deal record slots: earliest opened, touches, won times, lost times, latest event.
 OPENED, TOUCHES, WON, LOST, LAST = range(5)
 
-Key = tuple[Any, ...]  # a unit of persisted state: ("m", minute), ("x", prospect), ...
+Key = tuple[Any, ...]  # a unit of persisted state: ("h", hour), ("x", prospect), ...
 Deltas = list[tuple[int, Any]]
 
 
@@ -91,8 +91,7 @@ class RepState:
                     for i, amount in deltas:
                         totals[i] += amount
         if self.dirty is not None:
-            self.dirty.add(("m", minute))
-            self.dirty.add(("h", hour))
+            self.dirty.add(("h", hour))  # its value carries the hour's minutes
 
     def totals(self, window: Window, as_of: int) -> list[Any]:
         """Measure vector of `window` as of T (all applied events are before T)."""
@@ -306,7 +305,6 @@ class RepState:
         cache = self.caches.get(MINUTE_WINDOW)
         if cache is not None and cache[1] <= max(gone):
             del self.caches[MINUTE_WINDOW]  # it would look for these minutes to subtract them
-        self._mark([("m", minute) for minute in gone])
 
     def prune_old(self, keep_from: int, drop_before: int, horizon_us: int) -> None:
         """Daily: also drop hours, prospects, deals and dedupe ids past their horizon.
