@@ -8,13 +8,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from streams.engine import APPLIED, DUPLICATE, Engine, Snapshot, take_snapshot, tune_gc
-from streams.events import Event, Rejected, _explain, parse_event
+from streams.engine import APPLIED, Engine, Snapshot, take_snapshot, tune_gc
+from streams.events import Event, Rejected, parse_event
 from streams.exporter import PipelineMetrics, render
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
 REP_LIMIT = "rep_limit"  # a reason beside those of the event contract
+Message = tuple[str, int, int, bytes | None, bytes | None]  # topic, partition, offset, key, value
 
 
 @dataclass(frozen=True)
@@ -40,16 +41,6 @@ class DeadLetter:
         return headers
 
 
-def _parse(raw: bytes, topic_type: str | None, now_us: int, max_skew_us: int) -> Event:
-    try:
-        return parse_event(raw, topic_type, now_us, max_skew_us)
-    except RecursionError:
-        # parse_event's typed decoder raises on nesting deeper than ~900 levels (a bug of
-        # streams/events.py) and would crash the agent; its explaining validator (orjson,
-        # 1024 levels) decides instead, as parse_event should itself.
-        return _explain(raw, topic_type, now_us, max_skew_us)
-
-
 class Pipeline:
     """Engine, metrics and the rep -> partition map of one worker."""
 
@@ -70,21 +61,52 @@ class Pipeline:
     def handle(self, topic: str, partition: int, offset: int, key: bytes | None,
                value: bytes | None) -> DeadLetter | None:
         """Apply one message; return the dead letter to send when it is rejected."""
+        letters = self.handle_many([(topic, partition, offset, key, value)])
+        return letters[0] if letters else None
+
+    def handle_many(self, messages: list[Message]) -> list[DeadLetter]:
+        """Apply messages in order; returns the dead letters to send. The engine takes the
+        batch rep by rep (Engine.take_many), with the results of one by one."""
         now = self.clock()
+        now_us = int(now * 1e6)
         self.metrics.last_processed.set(now)
+        letters: list[DeadLetter] = []
+        events: list[Event] = []
+        partitions: list[int] = []
+        new_reps: set[str] = set()
+        for message in messages:
+            screened = self._screen(message, now_us, new_reps)
+            if isinstance(screened, DeadLetter):
+                letters.append(screened)
+            elif screened is not None:
+                events.append(screened)
+                partitions.append(message[1])
+        outcomes = self.engine.take_many(events, now_us)
+        for event, partition, outcome in zip(events, partitions, outcomes, strict=True):
+            if outcome == APPLIED:
+                self.rep_partition[event.rep_id] = partition
+                self.metrics.processed.labels(event.type).inc()
+                self.metrics.delay.observe(max(0.0, now - event.ts / 1e6))
+            else:
+                self.metrics.duplicates.labels(event.type).inc()
+        if self.engine.newest_applied is not None:
+            self.metrics.last_event.set(self.engine.newest_applied / 1e6)
+        return letters
+
+    def _screen(self, message: Message, now_us: int, new_reps: set[str]
+                ) -> Event | DeadLetter | None:
+        """The valid, timely event of a message, its dead letter, or None (already applied
+        before a restart, or too late: counted)."""
+        topic, partition, offset, key, value = message
         if offset < self.positions.get((topic, partition), 0):
             self.metrics.redelivered.inc()  # consumed again after a restart: state has it
             return None
         self.positions[(topic, partition)] = offset + 1
         raw = value or b""
         try:
-            event = _parse(raw, self.topic_types.get(topic), int(now * 1e6),
-                           self.settings.engine.max_skew_us)
-            if event.rep_id not in self.engine.reps and len(
-                    self.engine.reps) >= self.settings.max_reps:
-                self._log_over_cap()
-                raise Rejected(REP_LIMIT, f"rep cap of {self.settings.max_reps} reached "
-                                          "(SALESPULSE_MAX_REPS); rep not tracked")
+            event = parse_event(raw, self.topic_types.get(topic), now_us,
+                                self.settings.engine.max_skew_us)
+            self._check_cap(event.rep_id, new_reps)
         except Rejected as exc:
             self.metrics.rejected.labels(exc.reason, topic).inc()
             limit = self.settings.dead_letter_max_bytes
@@ -92,17 +114,21 @@ class Pipeline:
                 return DeadLetter(key, raw[:limit], exc.reason, exc.message, topic, partition,
                                   offset, len(raw))
             return DeadLetter(key, raw, exc.reason, exc.message, topic, partition, offset)
-        outcome = self.engine.offer(event, int(now * 1e6))
-        if outcome == APPLIED:
-            self.rep_partition[event.rep_id] = partition
-            self.metrics.processed.labels(event.type).inc()
-            self.metrics.delay.observe(max(0.0, now - event.ts / 1e6))
-            self.metrics.last_event.set(self.engine.newest_applied / 1e6)  # type: ignore[operator]
-        elif outcome == DUPLICATE:
-            self.metrics.duplicates.labels(event.type).inc()
-        else:
+        if not self.engine.screen(event):
             self.metrics.late.labels(event.type).inc()
-        return None
+            return None
+        if event.rep_id not in self.engine.reps:
+            new_reps.add(event.rep_id)
+        return event
+
+    def _check_cap(self, rep_id: str, new_reps: set[str]) -> None:
+        reps = self.engine.reps
+        if rep_id in reps or rep_id in new_reps or len(reps) + len(new_reps) < \
+                self.settings.max_reps:
+            return
+        self._log_over_cap()
+        raise Rejected(REP_LIMIT, f"rep cap of {self.settings.max_reps} reached "
+                                  "(SALESPULSE_MAX_REPS); rep not tracked")
 
     def _log_over_cap(self) -> None:
         if not self._over_cap_logged:  # once, not per event: the counter shows the rate

@@ -82,3 +82,21 @@ def test_no_ids_but_rep_and_team_in_labels() -> None:
     labels = {name for (_, pairs) in samples(pipeline.scrape().decode()) for name, _ in pairs}
     assert labels <= {"rep_id", "team_id", "window", "type", "reason", "topic", "partition",
                       "le"}
+
+
+def test_a_batch_scrapes_like_one_message_at_a_time() -> None:
+    """handle_many (the worker's fetch) == handle per message: samples and dead letters."""
+    from streams.generator import Generator, spaced, stream
+
+    start = int((NOW - 3 * 86400) * 1e6)
+    messages = [("sales.touches" if b'"touch"' in raw else "sales.replies", n % 3, n, None, raw)
+                for n, (_, raw) in enumerate(stream(Generator(reps=12, seed=4), spaced(
+                    start, 20_000_000, 3000, seed=4), bad_ratio=0.02, dup_ratio=0.03))]
+    messages += [messages[5], messages[40]]  # redelivered: skipped by position
+    one, many = _pipeline(SALESPULSE_MAX_REPS="9"), _pipeline(SALESPULSE_MAX_REPS="9")
+    letters_one = [letter for m in messages if (letter := one.handle(*m)) is not None]
+    letters_many = [letter for at in range(0, len(messages), 250)
+                    for letter in many.handle_many(messages[at:at + 250])]
+    assert letters_many == letters_one
+    assert {letter.reason for letter in letters_one} >= {"rep_limit", "type_mismatch"}
+    assert samples(many.scrape().decode()) == samples(one.scrape().decode())
