@@ -13,16 +13,15 @@ from bench.common import consumed, gauge, http_get
 from tests.support.worker import WorkerProcess
 
 FAST_POLL_S = 0.02
-GUARD = "bench.worker_shim: engine.reps.items() returns a copy (see bench/worker_shim.py)"
 
 
 class BenchWorker(WorkerProcess):
-    """The test harness's worker process, launched through the bench's crash guard."""
+    """The test harness's worker process, logging warnings only."""
 
     def start(self, timeout: float = 120) -> BenchWorker:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "bench.worker_shim", "worker", "--web-port",
+                [sys.executable, "-m", "streams.cli", "worker", "--web-port",
                  str(self.port), "-l", "warn"], env=self.env, stdout=log,
                 stderr=subprocess.STDOUT)
         self.started = time.time()
