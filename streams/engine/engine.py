@@ -116,17 +116,24 @@ class Engine:
             else:
                 indices.append(n)
         outcomes = [APPLIED] * len(events)
-        for indices in by_rep.values():
+        for rep_id, indices in by_rep.items():
+            rep = self._rep(rep_id)
             for n in indices:
-                outcomes[n] = self.take(events[n], now_us)
+                outcomes[n] = self._take(rep, events[n], now_us)
         return outcomes
 
     def take(self, event: Event, now_us: int | None = None) -> str:
         """Dedupe and apply a screened event (or hold it as pending when at/after now_us)."""
-        ts = event.ts
-        rep = self.reps.get(event.rep_id)
+        return self._take(self._rep(event.rep_id), event, now_us)
+
+    def _rep(self, rep_id: str) -> RepState:
+        rep = self.reps.get(rep_id)
         if rep is None:
-            rep = self.reps[event.rep_id] = RepState(event.rep_id, self.config.track_dirty)
+            rep = self.reps[rep_id] = RepState(rep_id, self.config.track_dirty)
+        return rep
+
+    def _take(self, rep: RepState, event: Event, now_us: int | None) -> str:
+        ts = event.ts
         if not rep.admit(event, self.config.dedupe_horizon_us):
             self.counts.duplicates += 1
             return DUPLICATE
