@@ -47,6 +47,10 @@ def _worker(args: argparse.Namespace) -> int:
     import logging
     import os
 
+    from streams.memory import limit_arenas
+
+    limit_arenas()  # before Faust starts its threads
+
     # Settings are read when streams.app is imported: set the web address first.
     os.environ["SALESPULSE_WEB_HOST"] = args.web_host or os.environ.get(
         "SALESPULSE_WEB_HOST", "127.0.0.1")
