@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
+from collections.abc import Coroutine
 from typing import Any
 
 import faust
 import orjson
 from faust.tables.table import Table
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.drivers.aiokafka import Consumer as KafkaConsumer
+from faust.transport.drivers.aiokafka import Producer as KafkaProducer
 from faust.types import TP
 from faust.web import Request, Response, View
 from mode.types.signals import BaseSignalT
@@ -27,6 +30,10 @@ settings = Settings.from_env()
 pipeline = Pipeline(settings)
 SOURCE_TOPICS = frozenset(settings.topics.values())
 FLUSH_TIMEOUT_S = 60.0
+# Once the worker stops (SIGTERM), a flush or an offset commit gets this long: a broker that
+# is down must not hold the worker up. Nothing is lost: the next start resumes from the
+# last marker (offsets are never committed past one).
+STOP_TIMEOUT_S = 5.0
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
 # Faust's recovery never applies the record at offset 0 of a changelog partition (its
 # offsets Counter reads 0 for "none", and it skips offsets <= that): so a partition's
@@ -155,9 +162,7 @@ class StateSync:
         async with self.lock:
             units, marks = self._collect()
             try:
-                await self._send(units)
-                await self._send([(partition, MARKER, orjson.dumps(offsets))
-                                  for partition, offsets in marks.items()])
+                await _bounded(self._send_all(units, marks), FLUSH_TIMEOUT_S)
             except BaseException:  # failed or cancelled: the next flush sends them again,
                 self.corrections[:0] = units  # before any newer value of the same units
                 raise
@@ -185,6 +190,12 @@ class StateSync:
             marks.setdefault(partition, offsets.get(partition) or self.marked.get(partition, {}))
         return units, marks
 
+    async def _send_all(self, units: list[tuple[int, bytes, bytes | None]],
+                        marks: dict[int, dict[str, int]]) -> None:
+        await self._send(units)
+        await self._send([(partition, MARKER, orjson.dumps(offsets))
+                          for partition, offsets in marks.items()])
+
     async def _send(self, records: list[tuple[int, bytes, bytes | None]]) -> None:
         send, topic = app.producer.send, table.changelog_topic.get_topic_name()
         futures = [await send(topic, key, value, partition, None, None)
@@ -192,11 +203,81 @@ class StateSync:
         futures += self.dead_letters
         self.dead_letters = []
         if futures:
-            await asyncio.wait_for(asyncio.gather(*futures), FLUSH_TIMEOUT_S)
+            await asyncio.gather(*futures)
+
+
+_stop_deadline: list[float] = []  # set once, when the worker starts stopping
+
+
+async def _bounded(work: Coroutine[Any, Any, Any], timeout: float | None) -> Any:
+    """Await `work` for at most `timeout` seconds (None: no limit), and once the worker
+    stops, no longer than STOP_TIMEOUT_S after the stop began (one deadline for all the
+    waits of a stop); past that, cancel it and raise TimeoutError. With the broker down,
+    flushes, offset commits and the producer's own flush would wait for it: even handing
+    records to the producer blocks once its buffer is full."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    deadline = float("inf") if timeout is None else loop.time() + timeout
+    try:
+        while True:
+            now = loop.time()
+            if app.should_stop:
+                if not _stop_deadline:
+                    _stop_deadline.append(now + STOP_TIMEOUT_S)
+                deadline = min(deadline, _stop_deadline[0])
+            if now >= deadline:
+                raise TimeoutError("no answer from Kafka in time"
+                                   + " (stopping)" * bool(_stop_deadline))
+            done, _ = await asyncio.wait({task}, timeout=min(0.5, deadline - now))
+            if done:
+                return task.result()
+    finally:
+        task.cancel()  # a no-op once done
+
+
+class StoppableProducer(KafkaProducer):
+    """Faust's producer; once the worker stops, it waits for unacked records (say, with
+    the broker down) only until the stop deadline. They are not needed: the next start
+    resumes from the last flush marker, whose records were acked."""
+
+    async def flush(self) -> None:
+        try:
+            await _bounded(super().flush(), None)
+        except TimeoutError:
+            log.warning("stopping with records Kafka has not acked: the next start "
+                        "redoes them")
+
+    async def on_stop(self) -> None:
+        try:
+            await _bounded(super().on_stop(), None)
+        except TimeoutError:
+            log.warning("producer stopped with records Kafka has not acked")
+
+
+class ConsumerThread(AIOKafkaConsumerThread):
+    """Faust's consumer thread, able to stop while the broker is down."""
+
+    async def on_thread_stop(self) -> None:
+        try:
+            await super().on_thread_stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # this stop itself is being cancelled
+            # aiokafka's Fetcher.close() awaits the fetch requests it has just cancelled
+            # (with the broker down, those waiting to retry): the CancelledError would end
+            # the thread before it tells the main thread it stopped, and the worker would
+            # hang on SIGTERM. Do the rest of AIOKafkaConsumer.stop() it skipped.
+            log.info("consumer stopped with fetch requests pending (broker unreachable?)")
+            if self._consumer is not None:
+                await self._consumer._client.close()
 
 
 class DurableConsumer(KafkaConsumer):
     """Commits source offsets only after the state they produced is on the broker."""
+
+    def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
+        return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
         offsets = self._filter_committable_offsets(tps)  # at most what the flush includes
@@ -206,12 +287,21 @@ class DurableConsumer(KafkaConsumer):
             await state.flush()
             await self._handle_attached(offsets)
         except Exception as exc:  # the flush took the dirty marks: stop, recover from the log
+            if self.app.should_stop:  # stopping anyway (SIGTERM), maybe with the broker down
+                log.warning("stopping without a final flush (%s): the next start resumes "
+                            "from the last one", exc)
+                return False
             await self.crash(exc)  # no commit: the events are consumed again after restart
             return False
         # Never past the flushed offsets: Faust also acks messages it drops in a rebalance.
         durable = {tp: min(offset, state.durable(tp, offset)) for tp, offset in offsets.items()}
-        return await self._commit_offsets({tp: o for tp, o in durable.items() if o >= 0},
-                                          start_new_transaction=start_new_transaction)
+        commit = self._commit_offsets({tp: o for tp, o in durable.items() if o >= 0},
+                                      start_new_transaction=start_new_transaction)
+        try:
+            return bool(await _bounded(commit, None))
+        except TimeoutError:  # only when stopping
+            log.warning("stopping without committing offsets: Kafka does not answer")
+            return False
 
 
 app = faust.App(
@@ -234,6 +324,7 @@ app = faust.App(
     Table=KpiTable,
 )
 app.transport.Consumer = DurableConsumer  # type: ignore[misc]
+app.transport.Producer = StoppableProducer  # type: ignore[misc]
 state = StateSync()
 # Kafka compacts only closed segments (default: 1 GiB or 7 days), and every start reads
 # the whole changelog: roll hourly so it stays near the live state. Records stay
@@ -299,3 +390,4 @@ def _highwaters() -> dict[tuple[str, int], int]:
         return {}
     # None until the first fetch of a partition returns (e.g. while paused for recovery)
     return {tp: end for tp, end in ends.items() if end is not None}
+

@@ -68,10 +68,11 @@ class WorkerProcess:
                 return int(line.split()[1]) / 1024
         raise RuntimeError("no VmRSS in /proc status")
 
-    def scrape(self, as_of: str | None = None) -> str | None:
+    def scrape(self, as_of: str | None = None, timeout: float = 5) -> str | None:
+        """The /metrics body; None when it does not answer within `timeout` seconds."""
         url = self.url + (f"?as_of={as_of}" if as_of else "")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
                 return response.read().decode()
         except OSError:
             if self.proc is not None and self.proc.poll() is not None:
@@ -98,10 +99,17 @@ class WorkerProcess:
             self.proc.kill()
             self.proc.wait()
 
+    def terminate(self, timeout: float) -> int | None:
+        """SIGTERM: the exit code, or None when the worker had not exited `timeout` seconds
+        later (it is then killed)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        self.terminate(30)
