@@ -35,6 +35,9 @@ def gc_paused() -> Iterator[None]:
     try:
         yield
     finally:
+        # Exempt what exists now from later collections (refcounts still free it): else the
+        # allocations counted meanwhile trigger one full pass over it all (~6% of a replay).
+        gc.freeze()
         if was_enabled:
             gc.enable()
 
