@@ -91,6 +91,7 @@ class StateSync:
         self.dead_letters: list[Any] = []  # delivery futures of dead letters
         self.lock = asyncio.Lock()  # one flush at a time: markers follow their own units
         self.marked: dict[int, dict[str, int]] = {}  # offsets in each partition's last marker
+        self.committed: dict[TP, int] = {}  # source offsets we last committed
         self.corrections: list[tuple[int, bytes, bytes | None]] = []
         # recovery: per partition, units up to the last marker, units after it, its offsets
         self.flushed: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
@@ -119,6 +120,8 @@ class StateSync:
             self.unfinished.pop(partition, None)
             self.offsets.pop(partition, None)
             self.marked.pop(partition, None)
+        self.committed = {tp: o for tp, o in self.committed.items()
+                          if tp.partition not in partitions}
 
     async def load(self, partitions: set[int]) -> None:
         """Rebuild the reps of newly assigned partitions from their flushed units."""
@@ -168,12 +171,24 @@ class StateSync:
                 raise
             self.marked.update(marks)
 
-    def durable(self, tp: TP, default: int) -> int:
-        """The offset up to which a source partition's messages are in the changelog
-        (-1: none yet); `default` for other topics."""
-        if tp.topic not in SOURCE_TOPICS:
-            return default
-        return self.marked.get(tp.partition, {}).get(tp.topic, -1)
+    def committable(self, assignment: set[TP]) -> dict[TP, int]:
+        """Source offsets to commit: those of the last marker (every message below has
+        been applied, and its state is on the broker) that moved since our last commit.
+
+        Not Faust's acked offsets (capped at the marker, as before): Faust seeks back to
+        the committed offsets mid-stream now and then (seen right after a recovery and at
+        the end of partitions), and its acked-offset bookkeeping can then stop returning
+        anything for a partition for good (seen in the crash test: one partition's
+        committed offset stuck while the worker had applied all of it), so the group's
+        lag never reached 0 and every restart re-read the backlog.
+        """
+        offsets = {}
+        for tp in assignment:
+            if tp.topic in SOURCE_TOPICS:
+                offset = self.marked.get(tp.partition, {}).get(tp.topic)
+                if offset is not None and offset != self.committed.get(tp):
+                    offsets[tp] = offset
+        return offsets
 
     def _collect(self) -> tuple[list[tuple[int, bytes, bytes | None]], dict[int, dict[str, int]]]:
         """Dirty units and source offsets, taken together between two events."""
@@ -280,12 +295,11 @@ class DurableConsumer(KafkaConsumer):
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
     async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
-        offsets = self._filter_committable_offsets(tps)  # at most what the flush includes
-        if not offsets:
-            return False
+        # Faust's acked offsets are not what we commit (see StateSync.committable); the
+        # call trims its lists of acked offsets.
+        self._filter_committable_offsets(tps)
         try:
             await state.flush()
-            await self._handle_attached(offsets)
         except Exception as exc:  # the flush took the dirty marks: stop, recover from the log
             if self.app.should_stop:  # stopping anyway (SIGTERM), maybe with the broker down
                 log.warning("stopping without a final flush (%s): the next start resumes "
@@ -293,15 +307,18 @@ class DurableConsumer(KafkaConsumer):
                 return False
             await self.crash(exc)  # no commit: the events are consumed again after restart
             return False
-        # Never past the flushed offsets: Faust also acks messages it drops in a rebalance.
-        durable = {tp: min(offset, state.durable(tp, offset)) for tp, offset in offsets.items()}
-        commit = self._commit_offsets({tp: o for tp, o in durable.items() if o >= 0},
-                                      start_new_transaction=start_new_transaction)
+        offsets = state.committable(self.assignment())
+        if not offsets:
+            return False
+        commit = self._commit_offsets(offsets, start_new_transaction=start_new_transaction)
         try:
-            return bool(await _bounded(commit, None))
+            committed = bool(await _bounded(commit, None))
         except TimeoutError:  # only when stopping
             log.warning("stopping without committing offsets: Kafka does not answer")
             return False
+        if committed:
+            state.committed.update(offsets)
+        return committed
 
 
 app = faust.App(
@@ -350,6 +367,11 @@ async def process(stream: Any) -> None:
     """Apply each message synchronously (so an acked offset is an applied event)."""
     async for event in stream.events():
         message = event.message
+        expected = pipeline.positions.get((message.topic, message.partition))
+        if expected is not None and message.offset > expected:  # never seen so far
+            log.error("Kafka delivered %s[%d]@%d, expected @%d: %d messages skipped, which "
+                      "the next flush marker claims as applied", message.topic,
+                      message.partition, message.offset, expected, message.offset - expected)
         letter = pipeline.handle(message.topic, message.partition, message.offset,
                                  message.key, message.value)
         if letter is not None:
