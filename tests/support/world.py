@@ -59,8 +59,18 @@ class World:
         return worker
 
     def publish(self, messages: Iterable[tuple[str, bytes]]) -> int:
-        """Events to their typed topics, keyed by rep_id (as producers must)."""
-        return publish(self.settings, messages)
+        """Events to their typed topics, keyed by rep_id (as producers must); fails when
+        the broker did not get them all (the producer does not check each send, and a
+        message lost here would look like one the worker lost)."""
+        before = self.source_records()
+        count = publish(self.settings, messages)
+        stored = self.source_records() - before
+        assert stored == count, f"published {count} messages, the broker stored {stored}"
+        return count
+
+    def source_records(self) -> int:
+        """Records ever written to the source topics."""
+        return sum(self.end_offsets(topic) for topic in self.topics.values())
 
     def send_raw(self, records: Iterable[tuple[str, bytes | None, bytes]],
                  max_request_size: int = 1_048_576) -> int:
