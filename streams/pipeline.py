@@ -98,9 +98,14 @@ class Pipeline:
         """The valid, timely event of a message, its dead letter, or None (already applied
         before a restart, or too late: counted)."""
         topic, partition, offset, key, value = message
-        if offset < self.positions.get((topic, partition), 0):
+        expected = self.positions.get((topic, partition))
+        if expected is not None and offset < expected:
             self.metrics.redelivered.inc()  # consumed again after a restart: state has it
             return None
+        if expected is not None and offset > expected:  # never seen so far
+            log.error("Kafka delivered %s[%d]@%d, expected @%d: %d messages skipped, which "
+                      "the next flush marker claims as applied", topic, partition, offset,
+                      expected, offset - expected)
         self.positions[(topic, partition)] = offset + 1
         raw = value or b""
         try:
