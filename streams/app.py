@@ -12,7 +12,7 @@ from typing import Any
 import faust
 import orjson
 from faust.tables.table import Table
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread, ensure_aiokafka_TP
 from faust.transport.drivers.aiokafka import Consumer as KafkaConsumer
 from faust.transport.drivers.aiokafka import Producer as KafkaProducer
 from faust.types import TP
@@ -70,6 +70,8 @@ class KpiTable(Table):
         await super().on_recovery_completed(active_tps, standby_tps)
         try:
             await state.load({tp.partition for tp in active_tps})
+            # Before Faust seeks the source partitions to the committed offsets.
+            await app.consumer.commit_markers()  # type: ignore[attr-defined]
         except Exception:
             log.exception("rebuilding engine state from the changelog failed")
             raise
@@ -293,6 +295,37 @@ class DurableConsumer(KafkaConsumer):
 
     def _new_consumer_thread(self) -> AIOKafkaConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def commit_markers(self) -> None:
+        """After a recovery: commit the recovered markers' offsets, even those behind the
+        group's committed offsets, so that consumption resumes exactly where the recovered
+        state ends (Faust seeks to the committed offsets next).
+
+        The group's offset can be ahead: a crash test run lost one reply when a restarted
+        worker recovered an older marker of a partition (317) than the one its
+        predecessor had written, acked and committed (318) just before it was killed;
+        consumption resumed at 318 and the reply at 317 was in neither. Whatever the
+        cause, the marker recovered with the state is the one to resume from.
+        """
+        offsets = state.committable(self.assignment())
+        if not offsets:
+            return
+        try:  # the group's offsets, only to report it
+            thread = self._thread
+            consumer = thread._ensure_consumer()  # type: ignore[attr-defined]
+            ahead = {}
+            for tp, offset in offsets.items():
+                meta = await thread.call_thread(consumer.committed, ensure_aiokafka_TP(tp))
+                if meta is not None and meta > offset:
+                    ahead[f"{tp.topic}[{tp.partition}]"] = (meta, offset)
+            if ahead:
+                log.warning("the group's committed offsets are ahead of the recovered state: "
+                            "resuming where the state ends, {partition: (committed, marker)}"
+                            " %s", ahead)
+        except Exception:
+            log.debug("could not read the committed offsets", exc_info=True)
+        if await self._commit_offsets(offsets, start_new_transaction=False):
+            state.committed.update(offsets)
 
     async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
         # Faust's acked offsets are not what we commit (see StateSync.committable); the

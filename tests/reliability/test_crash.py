@@ -11,6 +11,9 @@ from functools import partial
 
 import orjson
 import pytest
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError
+from kafka.structs import OffsetAndMetadata
 
 from streams.events import format_timestamp, parse_event
 from tests.support.traffic import DAY_US, assert_equals_replay, consumed, generated, write_lines
@@ -79,3 +82,49 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
           f"last restart")
     report = assert_equals_replay(text, path)
     assert report["events"]["applied"] > 19_000
+
+
+def commit_group(world: World, offsets: dict[TopicPartition, int], timeout: float) -> None:
+    """Commit `offsets` for the world's group once its killed member is gone."""
+    consumer = KafkaConsumer(group_id=world.prefix, enable_auto_commit=False, **world.client)
+    deadline = time.monotonic() + timeout
+    try:
+        consumer.assign(list(offsets))
+        while True:
+            try:
+                consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+                return
+            except CommitFailedError:  # the group still has the dead member (session 10 s)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+    finally:
+        consumer.close()
+
+
+def test_resumes_where_the_recovered_state_ends(make_world: Callable[..., World]) -> None:
+    """A restarted worker consumes from its recovered flush marker, not from the group's
+    committed offsets, when those are further: once, the group's offset of a partition
+    was ahead of the marker a restarted worker recovered, and the message in between was
+    lost. Here the group's offsets are moved to the end of every partition by hand."""
+    world = make_world()
+    messages = generated(3000, days=2, reps=20, seed=11, dup_ratio=0.02)
+    path = write_lines(world.workdir / "events.jsonl", messages)
+    world.publish(messages[:2000])
+    worker = world.worker().start()
+    worker.wait_for(lambda: caught_up(world, [worker]), 240, "the worker to catch up")
+    worker.kill()
+    world.publish(messages[2000:])
+    ends = {TopicPartition(topic, p): 0 for topic in world.topics.values()
+            for p in range(world.partitions)}
+    probe = KafkaConsumer(**world.client)
+    try:
+        ends = probe.end_offsets(list(ends))
+    finally:
+        probe.close()
+    commit_group(world, ends, 120)  # as if the killed worker had handled everything
+    worker.start()
+    [text] = worker.wait_for(lambda: caught_up(world, [worker])
+                             if consumed(worker.scrape()) >= 1000 else None, 240,
+                             "the restarted worker to handle the 1,000 newer messages")
+    assert_equals_replay(text, path)
