@@ -56,7 +56,6 @@ def handled(worker: WorkerProcess, count: int) -> str | None:
     return text if text is not None and consumed(text) >= count else None
 
 
-@pytest.mark.xfail(strict=False, reason="issue 6 open: a kill -9 schedule lost one touch")
 def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
         make_world: Callable[..., World]) -> None:
     seed = int(os.environ.get("RELIABILITY_SEED", time.time_ns() % 1_000_000))
