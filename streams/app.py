@@ -375,30 +375,38 @@ class DurableConsumer(KafkaConsumer):
 
 class SourceBatches:
     """Source messages skip Faust's per-event path (Event, queue, Stream, processors,
-    which cost more than all the KPI work): the conductor hands each message here, and a
-    batch goes to the pipeline in one synchronous call when BATCH_MAX messages wait or
-    BATCH_WITHIN_S after the first. Messages are acked only once applied, so an acked
-    offset is an applied event (and commits stop at the last flush marker anyway)."""
+    which cost more than all the KPI work): the conductor hands each message here, and
+    one task applies what waits in one synchronous call (rep by rep in the engine) once
+    BATCH_MAX messages wait or BATCH_WITHIN_S after the first. It runs apart from the
+    fetcher, which cancels a slow callback when it pauses (a batch half sent as dead
+    letters otherwise). Commits follow the flush markers, so acks are informational."""
 
     def __init__(self) -> None:
         self.waiting: list[Any] = []
-        self.timer: asyncio.Future[None] | None = None
+        self.ready = asyncio.Event()  # something waits
+        self.room = asyncio.Event()  # the fetcher may hand over more
+        self.room.set()
 
     async def add(self, message: Any) -> None:
-        # Not tracked as unacked: a rebalance waits for tracked messages while it holds
-        # up processing, and commits follow the flush markers, not acks.
+        # Not tracked as unacked: a rebalance would wait for it while it holds up the
+        # processing that acks it.
         self.waiting.append(message)
-        if len(self.waiting) >= BATCH_MAX:
-            await self.apply()
-        elif self.timer is None:
-            self.timer = asyncio.ensure_future(self._apply_soon())
+        if len(self.waiting) == 1 or len(self.waiting) >= BATCH_MAX:
+            self.ready.set()
+        if len(self.waiting) >= 4 * BATCH_MAX:  # back-pressure on the fetcher
+            self.room.clear()
+            await self.room.wait()
 
-    async def _apply_soon(self) -> None:
-        try:
-            await asyncio.sleep(BATCH_WITHIN_S)
-        finally:
-            self.timer = None
-        await self.apply()
+    async def run(self) -> None:
+        while True:
+            await self.ready.wait()
+            if len(self.waiting) < BATCH_MAX:
+                await asyncio.sleep(BATCH_WITHIN_S)  # let a batch gather
+            self.ready.clear()
+            await self.apply()
+            if self.waiting:
+                self.ready.set()
+            self.room.set()
 
     async def apply(self) -> None:
         await app.flow_control.acquire()  # not while a rebalance is under way
@@ -469,6 +477,11 @@ dead_letters = app.topic(settings.dead_letter_topic, **raw)
 async def _hand_over(sender: Any, /, *args: Any, signal: BaseSignalT, **kwargs: Any) -> None:
     """Flush before partitions move, so their next owner resumes exactly where we stop."""
     await state.flush()
+
+
+@app.task
+async def _apply_source_batches() -> None:
+    await batches.run()  # an error here stops the worker: nothing is skipped quietly
 
 
 @app.agent(sources)
