@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -49,14 +50,20 @@ def outage(worker: WorkerProcess, killed_at: float) -> tuple[float, str, float]:
         time.sleep(0.5)
 
 
+def mid_stream(world: World, seed: int) -> tuple[WorkerProcess, list[tuple[str, bytes]], Path]:
+    """A worker that has handled part of 8,000 published messages (4,000 more to come)."""
+    worker = world.worker().start()
+    messages = generated(12_000, days=3, reps=30, seed=seed, bad_ratio=0.01, dup_ratio=0.02)
+    path = write_lines(world.workdir / "events.jsonl", messages)
+    world.publish(messages[:8000])
+    worker.wait_for(lambda: consumed(worker.scrape()) >= 1500, 120, "some progress")
+    return worker, messages, path
+
+
 def test_worker_rides_out_a_broker_restart(make_world: Callable[..., World]) -> None:
     with LocalKafka() as broker:  # its own: restarting the shared one would hurt others
         world = make_world(broker)
-        worker = world.worker().start()
-        messages = generated(12_000, days=3, reps=30, seed=8, bad_ratio=0.01, dup_ratio=0.02)
-        path = write_lines(world.workdir / "events.jsonl", messages)
-        world.publish(messages[:8000])
-        worker.wait_for(lambda: consumed(worker.scrape()) >= 1500, 120, "some progress")
+        worker, messages, path = mid_stream(world, seed=8)
         killed_at = time.time()
         broker.kill()
         quiet_since, last, end = outage(worker, killed_at)
@@ -77,11 +84,7 @@ def test_sigterm_stops_the_worker_while_the_broker_is_down(
         make_world: Callable[..., World]) -> None:
     with LocalKafka() as broker:
         world = make_world(broker)
-        worker = world.worker().start()
-        messages = generated(12_000, days=3, reps=30, seed=9, bad_ratio=0.01, dup_ratio=0.02)
-        path = write_lines(world.workdir / "events.jsonl", messages)
-        world.publish(messages[:8000])
-        worker.wait_for(lambda: consumed(worker.scrape()) >= 1500, 120, "some progress")
+        worker, messages, path = mid_stream(world, seed=9)
         broker.kill()  # mid-stream: unflushed state, maybe a flush waiting for acks
         started = time.monotonic()
         # Without the broker the final flush and commit give up after a few seconds (5 s
