@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -82,13 +83,19 @@ class Pipeline:
                 events.append(screened)
                 partitions.append(message[1])
         outcomes = self.engine.take_many(events, now_us)
+        applied: Counter[str] = Counter()
+        duplicates: Counter[str] = Counter()
         for event, partition, outcome in zip(events, partitions, outcomes, strict=True):
             if outcome == APPLIED:
                 self.rep_partition[event.rep_id] = partition
-                self.metrics.processed.labels(event.type).inc()
+                applied[event.type] += 1
                 self.metrics.delay.observe(max(0.0, now - event.ts / 1e6))
             else:
-                self.metrics.duplicates.labels(event.type).inc()
+                duplicates[event.type] += 1
+        for kind, count in applied.items():  # one labelled counter update per type
+            self.metrics.processed.labels(kind).inc(count)
+        for kind, count in duplicates.items():
+            self.metrics.duplicates.labels(kind).inc(count)
         if self.engine.newest_applied is not None:
             self.metrics.last_event.set(self.engine.newest_applied / 1e6)
         return letters

@@ -74,8 +74,10 @@ class Seen:
         out: list[tuple[int, list[Any] | None]] = [
             (n, None) for n in range(self.dropped.pop(hour, 0))]
         ids = self.hours.get(hour)
-        saved = self.saved.setdefault(hour, [0, 0]) if ids is not None else None
-        if ids is None or saved is None or len(ids) == saved[1]:
+        if ids is None:
+            return out
+        saved = self.saved.setdefault(hour, [0, 0])
+        if len(ids) == saved[1]:
             return out
         number = saved[0]
         entries = [[event_id, ts] for event_id in ids[saved[1]:]
