@@ -19,7 +19,7 @@ from tests.support.traffic import (
     write_lines,
 )
 from tests.support.worker import WorkerProcess
-from tests.support.world import World, caught_up
+from tests.support.world import World
 
 pytestmark = pytest.mark.integration
 OUTAGE_S = 15.0  # the broker stays down at least this long
@@ -74,8 +74,8 @@ def test_worker_rides_out_a_broker_restart(make_world: Callable[..., World]) -> 
         assert stalled >= end - quiet_since, "the stall shows in /metrics"
         broker.restart()
         world.publish(messages[8000:])
-        [text] = worker.wait_for(lambda: caught_up(world, [worker]), 240,
-                                 "the worker to reconnect and catch up")
+        [text] = world.wait_caught_up([worker], 240,
+                                      "the worker to reconnect and catch up")
         assert worker.alive
         assert_equals_replay(text, path)
 
@@ -97,6 +97,6 @@ def test_sigterm_stops_the_worker_while_the_broker_is_down(
         broker.restart()
         world.publish(messages[8000:])
         successor = world.worker().start()
-        [text] = successor.wait_for(lambda: caught_up(world, [successor]), 240,
-                                    "the next worker to catch up")
+        [text] = world.wait_caught_up([successor], 240,
+                                      "the next worker to catch up")
         assert_equals_replay(text, path)

@@ -18,7 +18,7 @@ from kafka.structs import OffsetAndMetadata
 from streams.events import format_timestamp, parse_event
 from tests.support.traffic import DAY_US, assert_equals_replay, consumed, generated, write_lines
 from tests.support.worker import WorkerProcess
-from tests.support.world import World, caught_up, lags
+from tests.support.world import World, lags
 
 pytestmark = pytest.mark.integration
 KILLS = 3
@@ -77,8 +77,8 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
         assert sum(lags(text).values()) > 0, f"kill {kill} came after the end (seed {seed})"
     started = time.monotonic()
     worker.start()
-    [text] = worker.wait_for(lambda: caught_up(world, [worker]), 240,
-                             f"the restarted worker to catch up (seed {seed})")
+    [text] = world.wait_caught_up([worker], 240,
+                                  f"the restarted worker to catch up (seed {seed})")
     print(f"crash test seed {seed}: caught up {time.monotonic() - started:.1f}s after the "
           f"last restart")
     report = assert_equals_replay(text, path)
@@ -113,7 +113,7 @@ def test_resumes_where_the_recovered_state_ends(make_world: Callable[..., World]
     path = write_lines(world.workdir / "events.jsonl", messages)
     world.publish(messages[:2000])
     worker = world.worker().start()
-    worker.wait_for(lambda: caught_up(world, [worker]), 240, "the worker to catch up")
+    world.wait_caught_up([worker], 240, "the worker to catch up")
     worker.kill()
     world.publish(messages[2000:])
     ends = {TopicPartition(topic, p): 0 for topic in world.topics.values()
@@ -125,7 +125,7 @@ def test_resumes_where_the_recovered_state_ends(make_world: Callable[..., World]
         probe.close()
     commit_group(world, ends, 120)  # as if the killed worker had handled everything
     worker.start()
-    [text] = worker.wait_for(lambda: caught_up(world, [worker])
-                             if consumed(worker.scrape()) >= 1000 else None, 240,
-                             "the restarted worker to handle the 1,000 newer messages")
+    [text] = world.wait_caught_up(
+        [worker], 240, "the restarted worker to handle the 1,000 newer messages",
+        until=lambda texts: consumed(texts[0]) >= 1000)
     assert_equals_replay(text, path)

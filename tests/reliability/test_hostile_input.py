@@ -30,7 +30,7 @@ from tests.support.traffic import (
     now_us,
     write_lines,
 )
-from tests.support.world import World, caught_up
+from tests.support.world import World
 
 pytestmark = pytest.mark.integration
 FUZZED = 10_000
@@ -118,15 +118,15 @@ def test_fuzzed_input_is_dead_lettered_and_valid_input_counted(
     letters, accepted = classify(fuzzed)
     third = len(valid) // 3
     world.publish(valid[:third])
-    worker.wait_for(lambda: caught_up(world, [worker]), 120, "the valid warm-up traffic")
+    world.wait_caught_up([worker], 120, "the valid warm-up traffic")
     rss_before = worker.rss_mb()
     world.send_raw(fuzzed, max_request_size=BIG)
     world.publish(valid[third:])
-    worker.wait_for(lambda: caught_up(world, [worker]), 300, "the fuzzed traffic")
+    world.wait_caught_up([worker], 300, "the fuzzed traffic")
     rss_after = worker.rss_mb()
     late = ancient(valid)
     world.publish(late)
-    [text] = worker.wait_for(lambda: caught_up(world, [worker]), 120, "the ancient events")
+    [text] = world.wait_caught_up([worker], 120, "the ancient events")
 
     assert worker.alive and "Traceback" not in worker.log_path.read_text()
     path = write_lines(world.workdir / "valid.jsonl",

@@ -13,7 +13,7 @@ from streams.events import format_timestamp
 from tests.support.metrics import assert_same, measure_samples, replay_samples
 from tests.support.traffic import generated, now_us, replay_at, write_lines
 from tests.support.worker import WorkerProcess
-from tests.support.world import World, caught_up, lags
+from tests.support.world import World, lags
 
 pytestmark = pytest.mark.integration
 SCRAPES = 3
@@ -21,8 +21,7 @@ SCRAPES = 3
 
 def assert_split(world: World, workers: list[WorkerProcess], path: Path) -> None:
     """At a few common instants: each rep in one worker only, and the sums equal replay."""
-    texts = workers[0].wait_for(lambda: caught_up(world, workers), 240,
-                                "the group to settle and catch up")
+    texts = world.wait_caught_up(workers, 240, "the group to settle and catch up")
     assert all(lags(text) for text in texts), "every worker holds partitions"
     for _ in range(SCRAPES):
         as_of = now_us()

@@ -31,8 +31,8 @@ def test_a_fresh_worker_recovers_a_month_of_state(make_world: Callable[..., Worl
     messages = generated(events, days=30, reps=REPS, teams=20, seed=3)
     path = write_lines(world.workdir / "month.jsonl", messages)
     world.publish(messages)
-    [built] = builder.wait_for(lambda: caught_up(world, [builder]), max(300, events / 400),
-                               "the builder to consume the month")
+    [built] = world.wait_caught_up([builder], max(300, events / 400),
+                                   "the builder to consume the month")
     reps = counter_total(built, "salespulse_reps")
     builder.stop()
     changelog = f"{world.prefix}-kpi_state-changelog"

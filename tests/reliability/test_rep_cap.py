@@ -9,7 +9,7 @@ import pytest
 
 from streams.events import format_timestamp
 from tests.support.traffic import HOUR_US, counter_total, generated, now_us
-from tests.support.world import World, caught_up
+from tests.support.world import World
 
 pytestmark = pytest.mark.integration
 CAP = 500
@@ -28,10 +28,10 @@ def test_a_flood_of_new_reps_is_capped(make_world: Callable[..., World]) -> None
     world = make_world(env={"SALESPULSE_MAX_REPS": str(CAP)})
     worker = world.worker().start()
     world.publish(generated(1000, days=1, reps=20, seed=4))
-    worker.wait_for(lambda: caught_up(world, [worker]), 120, "the warm-up traffic")
+    world.wait_caught_up([worker], 120, "the warm-up traffic")
     rss_before = worker.rss_mb()
     world.publish(flood(FLOOD))
-    [text] = worker.wait_for(lambda: caught_up(world, [worker]), 300, "the flood")
+    [text] = world.wait_caught_up([worker], 300, "the flood")
     rss_after = worker.rss_mb()
 
     over = FLOOD - (CAP - 20)

@@ -12,7 +12,7 @@ import pytest
 from streams.localkafka import LocalKafka
 from tests.support.metrics import samples
 from tests.support.traffic import assert_equals_replay, generated, write_lines
-from tests.support.world import World, caught_up, log_mentions
+from tests.support.world import World, log_mentions
 
 pytestmark = pytest.mark.integration
 PRIVATE_FIELDS = ("event_id", "prospect_id", "account_id", "deal_id", "meeting_id", "touch_id")
@@ -40,7 +40,7 @@ def test_scram_worker_counts_with_right_credentials_and_refuses_wrong_ones(
         messages = generated(1500, days=1, reps=8, bad_ratio=0.02, dup_ratio=0.02)
         path = write_lines(world.workdir / "events.jsonl", messages)
         world.publish(messages)  # the producer logs in from the same environment
-        [text] = good.wait_for(lambda: caught_up(world, [good]), 120, "the SCRAM worker")
+        [text] = world.wait_caught_up([good], 120, "the SCRAM worker")
         assert_equals_replay(text, path)
 
         bad = world.worker({"KAFKA_SASL_PASSWORD": f"not-{password}"}).start(timeout=0)

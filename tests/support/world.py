@@ -4,8 +4,9 @@ and the producer and consumers the tests use to talk to it."""
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -128,13 +129,44 @@ class World:
         """The group has committed the end of every source partition: whatever was sent
         so far is handled and its state flushed (the workers' own lag gauges can read 0
         while their last fetch is older than the newest message)."""
+        return not self.uncommitted()
+
+    def uncommitted(self) -> dict[str, tuple[int, int]]:
+        """{"topic[partition]": (committed, end)} of the source partitions not committed
+        to their end."""
         if self._group is None:
             self._group = KafkaConsumer(group_id=self.prefix, enable_auto_commit=False,
                                         **self.client)
         tps = [TopicPartition(topic, p) for topic in self.topics.values()
                for p in range(self.partitions)]
         ends = self._group.end_offsets(tps)
-        return all((self._group.committed(tp) or 0) >= end for tp, end in ends.items())
+        committed = {tp: self._group.committed(tp) or 0 for tp in tps}
+        return {f"{tp.topic}[{tp.partition}]": (committed[tp], end)
+                for tp, end in ends.items() if committed[tp] < end}
+
+    def wait_caught_up(self, workers: list[WorkerProcess], timeout: float, what: str,
+                       until: Callable[[list[str]], bool] = lambda texts: True) -> list[str]:
+        """The workers' scrapes once they have caught up (see `caught_up`) and `until`
+        holds; on a timeout, an error with where each partition and worker stands."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            texts = caught_up(self, workers)
+            if texts and until(texts):
+                return texts
+            time.sleep(0.3)
+        raise TimeoutError(f"timed out after {timeout}s waiting for {what}:\n"
+                           + self.standing(workers))
+
+    def standing(self, workers: list[WorkerProcess]) -> str:
+        """Uncommitted partitions, the partitions each worker holds, their log tails."""
+        lines = [f"not committed to the end (committed, end): {self.uncommitted()}"]
+        for worker in workers:
+            text = worker.scrape()
+            held = "no answer" if text is None else sorted(
+                (topic.rsplit(".", 1)[-1], int(p), lag) for (topic, p), lag in lags(text).items())
+            lines += [f"--- worker :{worker.port} holds (topic, partition, lag) {held}",
+                      worker.log_tail(25)]
+        return "\n".join(lines)
 
     def close(self) -> None:
         for worker in self.workers:
