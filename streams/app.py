@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from typing import Any
 
 import faust
@@ -20,11 +21,12 @@ from faust.types import TP
 from faust.web import Request, Response, View
 from mode.types.signals import BaseSignalT
 
-from streams import memory
+from streams import memory, restore
 from streams.engine.codec import dirty_entries, load_reps
 from streams.events import parse_timestamp
 from streams.exporter import CONTENT_TYPE
 from streams.pipeline import DeadLetter, Pipeline
+from streams.produce import kafka_client_options
 from streams.settings import KafkaSecurity, Settings
 
 log = logging.getLogger(__name__)
@@ -39,10 +41,7 @@ BATCH_MAX, BATCH_WITHIN_S = 2000, 0.05
 # last marker (offsets are never committed past one).
 STOP_TIMEOUT_S = 5.0
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
-# Faust's recovery never applies the record at offset 0 of a changelog partition (its
-# offsets Counter reads 0 for "none", and it skips offsets <= that): so a partition's
-# first record is this no-op.
-FIRST = b"\x00first"
+PAST_ANY_END = 2**62  # the changelog offset Faust's own recovery would start from
 
 
 def _credentials(security: KafkaSecurity) -> Any:
@@ -56,10 +55,17 @@ def _credentials(security: KafkaSecurity) -> Any:
 
 
 class KpiTable(Table):
-    """The changelog of engine state units; the engine, not this dict, holds the state."""
+    """The changelog of engine state units; the engine, not this dict, holds the state.
+
+    Faust's recovery reads nothing (the offset it resumes from is past any end): once it
+    is done, `on_recovery_completed` reads the changelog with a plain consumer, an order
+    of magnitude faster than Faust's per-record path."""
+
+    def persisted_offset(self, tp: TP) -> int | None:
+        return PAST_ANY_END
 
     def apply_changelog_batch(self, batch: Any) -> None:
-        state.read(batch)  # recovery: records in log order, sorted into flushed / unfinished
+        state.read(event.message for event in batch)  # not reached (see above)
 
     async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP],
                            generation_id: int = 0) -> None:
@@ -73,10 +79,18 @@ class KpiTable(Table):
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         await super().on_recovery_completed(active_tps, standby_tps)
+        generation = app.consumer_generation_id
+        partitions = {tp.partition for tp in active_tps}
         try:
-            await state.load({tp.partition for tp in active_tps})
+            await state.restore(partitions)
+            if app.consumer_generation_id != generation:  # the next recovery reads again
+                log.info("partitions moved while reading the changelog: reading again")
+                return
+            await state.load(partitions)
             # Before Faust seeks the source partitions to the committed offsets.
             await app.consumer.commit_markers()  # type: ignore[attr-defined]
+        except restore.Stopped:
+            log.info("stopped while reading the changelog")
         except Exception:
             log.exception("rebuilding engine state from the changelog failed")
             raise
@@ -105,12 +119,26 @@ class StateSync:
         self.unfinished: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
         self.offsets: dict[int, dict[str, int]] = {}
 
-    def read(self, batch: Any) -> None:
-        """Sort recovered changelog records (in log order per partition)."""
-        for event in batch:
-            message = event.message
+    async def restore(self, partitions: set[int]) -> None:
+        """Read the changelog of the partitions not loaded yet, from the start."""
+        fresh = partitions - self.loaded
+        for partition in fresh:  # what an interrupted read left
+            self.flushed.pop(partition, None)
+            self.unfinished.pop(partition, None)
+            self.offsets.pop(partition, None)
+        started = time.monotonic()
+        count = await restore.read_partitions(
+            kafka_client_options(settings), table.changelog_topic.get_topic_name(), fresh,
+            self.read, lambda: app.should_stop)
+        if fresh:
+            log.info("read %s changelog records of partitions %s in %.1f s", f"{count:,}",
+                     sorted(fresh), time.monotonic() - started)
+
+    def read(self, records: Iterable[Any]) -> None:
+        """Sort changelog records (in log order per partition) into flushed / unfinished."""
+        for message in records:
             partition = message.partition
-            if partition in self.loaded or message.key == FIRST:  # ours, read again
+            if partition in self.loaded:  # ours, read again
                 continue
             if message.key == MARKER:
                 self.flushed[partition].update(self.unfinished.pop(partition, {}))
@@ -146,8 +174,6 @@ class StateSync:
                 engine.reps[rep_id] = rep
                 pipeline.rep_partition[rep_id] = partition
                 recovered += 1
-            if partition not in self.offsets:  # never flushed: offset 0 may be next
-                self.corrections.insert(0, (partition, FIRST, b"1"))
             offsets = self.offsets.pop(partition, {})
             self.marked[partition] = offsets
             for topic, offset in offsets.items():
@@ -409,8 +435,8 @@ class SourceBatches:
             self.room.set()
 
     async def apply(self) -> None:
-        await app.flow_control.acquire()  # not while a rebalance is under way
-        async with state.lock:  # a flush sees a whole batch, its dead letters included
+        await _lock_state_between_rebalances()
+        try:  # a flush sees a whole batch, its dead letters included
             assigned = app.consumer.assignment()  # a revoked partition's next owner reads it
             batch = [m for m in self.waiting if m.tp in assigned]
             self.waiting = []
@@ -418,12 +444,27 @@ class SourceBatches:
                 [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch])
             for letter in letters:
                 await _dead_letter(letter)
+        finally:
+            state.lock.release()
         for message in batch:
             app.consumer.ack(message)
 
     def drop(self, partitions: set[int]) -> None:
         """Forget unapplied messages of revoked partitions (their next owner reads them)."""
         self.waiting = [m for m in self.waiting if m.partition not in partitions]
+
+
+async def _lock_state_between_rebalances() -> None:
+    """Take the state lock while no rebalance is under way. One that starts while we wait
+    for the lock (its hand-over flush holds it) goes first: in the middle of it the
+    consumer's assignment is empty, and a batch filtered by it would lose the messages
+    of the partitions this worker keeps (seen: "21 messages skipped" after a rebalance)."""
+    while True:
+        await app.flow_control.acquire()
+        await state.lock.acquire()
+        if app.flow_control.is_active():
+            return
+        state.lock.release()
 
 
 class SourceConductor(Conductor):
@@ -453,6 +494,7 @@ app = faust.App(
     # a dead letter carries up to dead_letter_max_bytes of the message, plus headers
     producer_max_request_size=settings.dead_letter_max_bytes + 64 * 1024,
     consumer_auto_offset_reset="earliest",
+    recovery_consistency_check=False,  # it rejects PAST_ANY_END (see KpiTable)
     Table=KpiTable,
 )
 app.transport.Consumer = DurableConsumer  # type: ignore[misc]

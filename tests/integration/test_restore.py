@@ -1,0 +1,58 @@
+"""Reading changelog partitions from the start with the plain consumer (streams/restore.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import pytest
+from kafka import KafkaProducer
+
+from streams import restore
+from streams.localkafka import LocalKafka, create_topics
+
+pytestmark = pytest.mark.integration
+
+
+def _topic_with(kafka: LocalKafka, per_partition: dict[int, int]) -> str:
+    """A 3-partition topic holding per_partition[p] records in partition p (value = index)."""
+    topic = f"restore-{uuid.uuid4().hex[:8]}"
+    create_topics(kafka.bootstrap, [topic], 3)
+    producer = KafkaProducer(bootstrap_servers=kafka.bootstrap, acks="all", linger_ms=5)
+    try:
+        for partition, count in per_partition.items():
+            for i in range(count):
+                producer.send(topic, key=b"k%d" % i, value=b"%d" % i, partition=partition)
+        producer.flush()
+    finally:
+        producer.close()
+    return topic
+
+
+def _read(kafka: LocalKafka, topic: str, partitions: set[int],
+          should_stop: Any = lambda: False) -> tuple[int, dict[int, list[int]]]:
+    seen: dict[int, list[int]] = defaultdict(list)
+
+    def sink(records: Any) -> None:
+        for record in records:
+            seen[record.partition].append(int(record.value))
+
+    count = asyncio.run(restore.read_partitions(
+        {"bootstrap_servers": kafka.bootstrap}, topic, partitions, sink, should_stop))
+    return count, dict(seen)
+
+
+def test_reads_every_record_of_the_asked_partitions_in_log_order(kafka: LocalKafka) -> None:
+    topic = _topic_with(kafka, {0: 45_000, 2: 7})  # partition 1 stays empty
+    count, seen = _read(kafka, topic, {0, 1})
+    assert count == 45_000
+    assert seen == {0: list(range(45_000))}  # partition 2 was not asked for
+    assert _read(kafka, topic, {1, 2}) == (7, {2: list(range(7))})
+
+
+def test_a_stopping_worker_stops_the_read(kafka: LocalKafka) -> None:
+    topic = _topic_with(kafka, {0: 10})
+    with pytest.raises(restore.Stopped):
+        _read(kafka, topic, {0}, should_stop=lambda: True)
