@@ -60,7 +60,8 @@ class RepState:
         self.max_ts = -(2**62)
         self.minutes: dict[int, list[Any]] = {}
         self.hours: dict[int, list[Any]] = {}
-        self.prospects: dict[str, list[int | None]] = {}
+        # prospect -> latest touch time, or once replied [touch, reply, positive, negative]
+        self.prospects: dict[str, Any] = {}
         self.deals: dict[str, list[Any]] = {}
         self.seen: dict[str, Seen] = {}  # event type -> its dedupe memory
         self.pending: list[Event] = []
@@ -192,8 +193,14 @@ class RepState:
     def _touch_prospect(self, prospect_id: str, ts: int, deltas: Deltas) -> None:
         rec = self.prospects.get(prospect_id)
         if rec is None:
-            self.prospects[prospect_id] = [ts, None, None, None]
+            self.prospects[prospect_id] = ts  # never replied: its latest touch alone
             deltas.append(TOUCHED_UP)
+        elif type(rec) is int:
+            if ts <= rec:
+                return
+            del self.prospects[prospect_id]  # to the back (update order)
+            self.prospects[prospect_id] = ts
+            self._move(rec, ts, TOUCHED_UP, TOUCHED_DOWN, ts, deltas)
         else:
             old = rec[TOUCH]
             if old is not None and ts <= old:
@@ -211,11 +218,12 @@ class RepState:
 
     def _reply_prospect(self, prospect_id: str, ts: int, slots: tuple[int, ...],
                         deltas: Deltas) -> None:
-        rec = self.prospects.get(prospect_id)
+        rec = self.prospects.pop(prospect_id, None)  # back in at the end (update order)
         if rec is None:
-            rec = self.prospects[prospect_id] = [None, None, None, None]
-        else:
-            self._to_back(self.prospects, prospect_id)
+            rec = [None, None, None, None]
+        elif type(rec) is int:
+            rec = [rec, None, None, None]
+        self.prospects[prospect_id] = rec
         touch = rec[TOUCH]
         for slot in slots:
             old = rec[slot]
@@ -312,7 +320,7 @@ class RepState:
         floor = keep_from // HOUR_US
         dropped: list[Key] = [("h", h) for h in _prefix_below(self.hours, floor)]
         dropped += [("x", p) for p in _prefix_where(
-            self.prospects, lambda rec: max(t for t in rec if t is not None) < keep_from)]
+            self.prospects, lambda rec: prospect_time(rec) < keep_from)]
         dropped += [("d", d) for d in _prefix_where(self.deals, lambda rec: rec[LAST] < keep_from)]
         stores: dict[str, dict[Any, Any]] = {"h": self.hours, "x": self.prospects,
                                              "d": self.deals}
@@ -330,6 +338,13 @@ class RepState:
     def _mark(self, keys: list[Key]) -> None:
         if self.dirty is not None:
             self.dirty.update(keys)
+
+
+def prospect_time(prospect: int | list[int | None]) -> int:
+    """The latest time of a prospect record."""
+    if type(prospect) is int:
+        return prospect
+    return max(t for t in prospect if t is not None)  # type: ignore[union-attr]
 
 
 def _prefix_below(tier: dict[int, Any], floor: int) -> list[int]:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
 from streams.engine import Engine, EngineConfig, RepState, take_snapshot
 from streams.engine.codec import decode_key, dirty_entries, encode_key, load_reps
+from streams.engine.rep import prospect_time
 from streams.events import parse_event
 from streams.generator import Generator, spaced, stream
 
@@ -52,9 +55,9 @@ def test_recovered_state_reads_like_the_live_state(flush_every: int) -> None:
             d: r for d, r in rep.deals.items() if r[-1] >= keep}
 
 
-def _live(prospects: dict[str, list[int | None]], keep: int) -> dict[str, list[int | None]]:
+def _live(prospects: dict[str, Any], keep: int) -> dict[str, Any]:
     """Prospects within the retention (older ones may linger until the daily sweep)."""
-    return {p: r for p, r in prospects.items() if max(t for t in r if t is not None) >= keep}
+    return {p: r for p, r in prospects.items() if prospect_time(r) >= keep}
 
 
 def _remembered(rep: RepState, horizon: int) -> dict[str, set[str]]:
