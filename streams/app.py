@@ -372,6 +372,21 @@ class DurableConsumer(KafkaConsumer):
         if await self._commit_offsets(offsets, start_new_transaction=False):
             state.committed.update(offsets)
 
+    async def perform_seek(self) -> None:
+        """After a rebalance: every source partition gets a position (the recovered
+        marker's, else the committed offset, else the log start), so the pipeline never
+        applies a message that came past a hole (see SourceBatches.rewind)."""
+        await super().perform_seek()
+        unknown = [tp for tp in self.assignment() if tp.topic in SOURCE_TOPICS
+                   and (tp.topic, tp.partition) not in pipeline.positions]
+        starts = {tp: offset for tp in unknown
+                  if (offset := self._committed_offset.get(tp)) is not None}
+        unread = [tp for tp in unknown if tp not in starts]
+        if unread:
+            starts.update(await self.earliest_offsets(*unread))
+        for tp, offset in starts.items():
+            pipeline.positions[(tp.topic, tp.partition)] = offset
+
     async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
         # Faust's acked offsets are not what we commit (see StateSync.committable); the
         # call trims its lists of acked offsets.
@@ -448,6 +463,28 @@ class SourceBatches:
             state.lock.release()
         for message in batch:
             app.consumer.ack(message)
+        if pipeline.rewinds:
+            await self.rewind()
+
+    async def rewind(self) -> None:
+        """Read partitions again from their position, where a message came past a hole.
+        Faust's fetch loop drops the rest of a fetch when a rebalance stops the flow, and
+        where no offset was committed yet nothing brings those messages back (seen: 2 of
+        a kept partition lost); the hole can also be real (transaction markers)."""
+        rewinds, pipeline.rewinds = pipeline.rewinds, {}
+        for (topic, partition), position in rewinds.items():
+            tp = TP(topic, partition)
+            if tp not in app.consumer.assignment() or pipeline.positions.get(tp) != position:
+                continue
+            first = await restore.first_offset(kafka_client_options(settings), topic,
+                                               partition, position)
+            if first is not None and first > position:
+                pipeline.skip_hole(topic, partition, first)
+            else:
+                log.warning("%s[%d]: messages from @%d did not reach the worker: reading "
+                            "them again", topic, partition, position)
+            self.waiting = [m for m in self.waiting if m.tp != tp]  # fetched again
+            await app.consumer.seek(tp, pipeline.positions[tp])
 
     def drop(self, partitions: set[int]) -> None:
         """Forget unapplied messages of revoked partitions (their next owner reads them)."""
@@ -456,9 +493,9 @@ class SourceBatches:
 
 async def _lock_state_between_rebalances() -> None:
     """Take the state lock while no rebalance is under way. One that starts while we wait
-    for the lock (its hand-over flush holds it) goes first: in the middle of it the
-    consumer's assignment is empty, and a batch filtered by it would lose the messages
-    of the partitions this worker keeps (seen: "21 messages skipped" after a rebalance)."""
+    for the lock (its hand-over flush holds it) goes first: the flush must be the last
+    state of the partitions it hands over, and the assignment a batch is filtered by is
+    only settled once the flow resumes."""
     while True:
         await app.flow_control.acquire()
         await state.lock.acquire()

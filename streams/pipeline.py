@@ -55,6 +55,8 @@ class Pipeline:
         self.rep_partition: dict[str, int] = {}
         # next offset to apply per source partition; lower ones are already in the state
         self.positions: dict[tuple[str, int], int] = {}
+        # partitions to read again from their position: a message came past a hole
+        self.rewinds: dict[tuple[str, int], int] = {}
         self._over_cap_logged = False
         for team, target in settings.engine.team_targets.items():
             self.metrics.targets.labels(team).set(target)
@@ -105,15 +107,17 @@ class Pipeline:
         """The valid, timely event of a message, its dead letter, or None (already applied
         before a restart, or too late: counted)."""
         topic, partition, offset, key, value = message
-        expected = self.positions.get((topic, partition))
-        if expected is not None and offset < expected:
-            self.metrics.redelivered.inc()  # consumed again after a restart: state has it
+        tp = (topic, partition)
+        expected = self.positions.get(tp)
+        if expected is not None and offset != expected:
+            if offset < expected:
+                self.metrics.redelivered.inc()  # consumed again after a restart: state has it
+            elif tp not in self.rewinds:  # never past a hole: the worker reads it again
+                log.debug("Kafka delivered %s[%d]@%d while @%d is next", topic, partition,
+                          offset, expected)
+                self.rewinds[tp] = expected
             return None
-        if expected is not None and offset > expected:  # never seen so far
-            log.error("Kafka delivered %s[%d]@%d, expected @%d: %d messages skipped, which "
-                      "the next flush marker claims as applied", topic, partition, offset,
-                      expected, offset - expected)
-        self.positions[(topic, partition)] = offset + 1
+        self.positions[tp] = offset + 1
         raw = value or b""
         try:
             event = parse_event(raw, self.topic_types.get(topic), now_us,
@@ -162,6 +166,14 @@ class Pipeline:
         self.metrics.reps.set(len(self.engine.reps))
         return render(self.snapshot(as_of_us), self.metrics)
 
+    def skip_hole(self, topic: str, partition: int, first: int) -> None:
+        """Offsets from the position up to `first` hold no records (transaction markers,
+        or deleted by retention): go on from `first`."""
+        log.info("%s[%d] has no records at offsets %d..%d (transaction markers, or "
+                 "deleted by retention): going on from @%d", topic, partition,
+                 self.positions[(topic, partition)], first - 1, first)
+        self.positions[(topic, partition)] = first
+
     def drop_partitions(self, partitions: set[int]) -> None:
         """Forget reps of revoked partitions, so no two workers export the same rep."""
         for rep_id in [r for r, p in self.rep_partition.items() if p in partitions]:
@@ -169,4 +181,5 @@ class Pipeline:
             self.engine.reps.pop(rep_id, None)
         for tp in [tp for tp in self.positions if tp[1] in partitions]:
             del self.positions[tp]
+            self.rewinds.pop(tp, None)
         self.metrics.lag.clear()  # refilled for the partitions still held at the next scrape

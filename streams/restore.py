@@ -67,3 +67,22 @@ async def _drain(consumer: AIOKafkaConsumer, pending: set[TopicPartition],
                      f"{total:,}", read / (reported - started),
                      "" if batches else "; no records in the last fetch: is Kafka reachable?")
     return read
+
+
+async def first_offset(client: dict[str, Any], topic: str, partition: int, offset: int,
+                       timeout_s: float = 10.0) -> int | None:
+    """Offset of the first record at or after `offset` (the log start when `offset` was
+    deleted); None when none comes within `timeout_s`."""
+    consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest", **client)
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, offset)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for records in (await consumer.getmany(tp, timeout_ms=500, max_records=1)).values():
+                return int(records[0].offset)
+        return None
+    finally:
+        await consumer.stop()

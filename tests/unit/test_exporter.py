@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import orjson
 import pytest
 
@@ -89,9 +91,13 @@ def test_a_batch_scrapes_like_one_message_at_a_time() -> None:
     from streams.generator import Generator, spaced, stream
 
     start = int((NOW - 3 * 86400) * 1e6)
-    messages = [("sales.touches" if b'"touch"' in raw else "sales.replies", n % 3, n, None, raw)
-                for n, (_, raw) in enumerate(stream(Generator(reps=12, seed=4), spaced(
-                    start, 20_000_000, 3000, seed=4), bad_ratio=0.02, dup_ratio=0.03))]
+    offsets: Counter[tuple[str, int]] = Counter()
+    messages = []
+    for n, (_, raw) in enumerate(stream(Generator(reps=12, seed=4), spaced(
+            start, 20_000_000, 3000, seed=4), bad_ratio=0.02, dup_ratio=0.03)):
+        tp = ("sales.touches" if b'"touch"' in raw else "sales.replies", n % 3)
+        messages.append((*tp, offsets[tp], None, raw))
+        offsets[tp] += 1
     messages += [messages[5], messages[40]]  # redelivered: skipped by position
     one, many = _pipeline(SALESPULSE_MAX_REPS="9"), _pipeline(SALESPULSE_MAX_REPS="9")
     letters_one = [letter for m in messages if (letter := one.handle(*m)) is not None]
@@ -100,3 +106,23 @@ def test_a_batch_scrapes_like_one_message_at_a_time() -> None:
     assert letters_many == letters_one
     assert {letter.reason for letter in letters_one} >= {"rep_limit", "type_mismatch"}
     assert samples(many.scrape().decode()) == samples(one.scrape().decode())
+
+
+def test_no_message_past_a_hole_is_applied() -> None:
+    """Offsets apply in order: one past a hole is left for a rewind, one below the
+    position is already in the state; a hole confirmed empty is stepped over."""
+    pipeline = _pipeline()
+    touch = [_touch("a", "t", n) for n in range(4)]
+    pipeline.handle("sales.touches", 0, 0, None, touch[0])
+    pipeline.handle("sales.touches", 0, 2, None, touch[2])  # @1 did not come
+    assert pipeline.rewinds == {("sales.touches", 0): 1}
+    assert pipeline.positions[("sales.touches", 0)] == 1
+    pipeline.rewinds.clear()
+    for offset in (1, 0, 2):  # read again from the position: @0 is redelivered
+        pipeline.handle("sales.touches", 0, offset, None, touch[offset])
+    pipeline.skip_hole("sales.touches", 0, 5)  # @3 and @4: transaction markers, say
+    pipeline.handle("sales.touches", 0, 5, None, touch[3])
+    assert not pipeline.rewinds
+    text = pipeline.scrape().decode()
+    assert measure_samples(text)[("touches", "a", "t", "24h")] == 4
+    assert samples(text)[("salespulse_events_redelivered_total", ())] == 1
