@@ -463,6 +463,11 @@ class SourceBatches:
             state.lock.release()
         for message in batch:
             app.consumer.ack(message)
+        # Faust's stall check reads when its streams last took a message of a partition:
+        # ours bypass them, and it would log an ERROR per partition every few seconds.
+        applied_at = time.monotonic()
+        for tp in {message.tp for message in batch}:
+            app.monitor.stream_inbound_time[tp] = applied_at
         if pipeline.rewinds:
             await self.rewind()
 

@@ -25,7 +25,8 @@ def flood(count: int) -> list[tuple[str, bytes]]:
 
 
 def test_a_flood_of_new_reps_is_capped(make_world: Callable[..., World]) -> None:
-    world = make_world(env={"SALESPULSE_MAX_REPS": str(CAP)})
+    # Faust's stall check after 5 s instead of 5 min: the flood is a backlog of 10 s+
+    world = make_world(env={"SALESPULSE_MAX_REPS": str(CAP), "STREAM_PROCESSING_TIMEOUT": "5"})
     worker = world.worker().start()
     world.publish(generated(1000, days=1, reps=20, seed=4))
     world.wait_caught_up([worker], 120, "the warm-up traffic")
@@ -41,6 +42,8 @@ def test_a_flood_of_new_reps_is_capped(make_world: Callable[..., World]) -> None
     assert world.end_offsets(world.dead_letter_topic) == over
     log = worker.log_path.read_text()
     assert log.count(f"rep cap of {CAP} reached") == 1
+    assert "processing" not in log, "Faust's stall check fired: " + next(
+        line for line in log.splitlines() if "processing" in line)
     print(f"rep cap: {FLOOD} new reps, {over} dead-lettered (rep_limit), RSS "
           f"{rss_before:.0f} -> {rss_after:.0f} MiB")
     assert rss_after - rss_before < 100
