@@ -16,8 +16,17 @@ from bench.profile import record, stop_profile, summarise
 from bench.throughput import TIMEOUT_S
 from bench.worker import BenchWorker, first_message_time, start, wait_drained
 from streams.events import format_timestamp
+from streams.memory import TRIM_EVERY_S
 
 RECOVERY_TIMEOUT_S = 900.0
+SETTLE_S = TRIM_EVERY_S + 5
+
+
+def settled_rss(worker: BenchWorker) -> int:
+    """RSS once the worker has run its periodic heap trim (streams/memory.py) after a
+    burst: what it holds rather than the garbage of the burst."""
+    time.sleep(SETTLE_S)
+    return int(psutil.Process(worker.proc.pid).memory_info().rss)  # type: ignore[union-attr]
 
 
 def measure_lines(body: bytes) -> list[bytes]:
@@ -55,7 +64,8 @@ def recover(run: Run, prefix: str, group: str, partitions: int, as_of: str,
                 rss = psutil.Process(worker.proc.pid).memory_info().rss  # type: ignore[union-attr]
                 stop_profile(spy)
                 return {"seconds": ready - worker.started, "after_metrics_up": ready - served,
-                        "correct": True, "rss_bytes": rss, "samples": len(lines),
+                        "correct": True, "rss_bytes_when_correct": rss,
+                        "rss_bytes": settled_rss(worker), "samples": len(lines),
                         "profile": summarise(raw)}
             differing = len(set(expected) ^ set(lines))
             time.sleep(0.5)
@@ -80,20 +90,23 @@ def measure(run: Run, prefix: str, events: int, partitions: int, reps: int = 100
                                    TIMEOUT_S)
         stop_profile(spy)
         rss = psutil.Process(worker.proc.pid).memory_info().rss  # type: ignore[union-attr]
+        rss_settled = settled_rss(worker)
         as_of = format_timestamp(time.time_ns() // 1000 + 60_000_000)
         expected = measure_lines((worker.scrape(as_of) or "").encode())
         scrape = http_scrape(worker.url)
     finally:
         worker.stop()  # SIGTERM: the last flush and commit happen here
     say(f"history: {count / (last - first):,.0f} events/s while profiled; RSS "
-        f"{rss / 2**20:,.0f} MiB; {len(expected):,} measure samples")
+        f"{rss / 2**20:,.0f} MiB at the end of the drain, {rss_settled / 2**20:,.0f} MiB "
+        f"{SETTLE_S:.0f} s later; {len(expected):,} measure samples")
     log = changelog(run, group, partitions)
     say(f"history: changelog {log['records']:,} records, {log['bytes'] / 2**20:,.0f} MiB; "
         "recovering in a fresh worker")
     recovery = recover(run, prefix, group, partitions, as_of, expected)
     say(f"history: recovery {recovery}")
     return {"events": events, "reps": reps, "days": days, "produce": world,
-            "drain_rate_profiled": count / (last - first), "rss_bytes": rss,
+            "drain_rate_profiled": count / (last - first), "rss_bytes": rss_settled,
+            "rss_bytes_end_of_drain": rss,
             "changelog": log, "http_scrape": scrape, "recovery": recovery,
             "profile": summarise(raw)}
 

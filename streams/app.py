@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Sequence
 from typing import Any
 
 import faust
@@ -65,7 +65,8 @@ class KpiTable(Table):
         return PAST_ANY_END
 
     def apply_changelog_batch(self, batch: Any) -> None:
-        state.read(event.message for event in batch)  # not reached (see above)
+        for event in batch:  # not reached (see above)
+            state.read([event.message])
 
     async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP],
                            generation_id: int = 0) -> None:
@@ -134,17 +135,19 @@ class StateSync:
             log.info("read %s changelog records of partitions %s in %.1f s", f"{count:,}",
                      sorted(fresh), time.monotonic() - started)
 
-    def read(self, records: Iterable[Any]) -> None:
-        """Sort changelog records (in log order per partition) into flushed / unfinished."""
+    def read(self, records: Sequence[Any]) -> None:
+        """Sort records of one changelog partition, in log order, into flushed / unfinished."""
+        if not records or records[0].partition in self.loaded:  # none, or ours read again
+            return
+        partition = records[0].partition
+        unfinished = self.unfinished[partition]
         for message in records:
-            partition = message.partition
-            if partition in self.loaded:  # ours, read again
-                continue
             if message.key == MARKER:
-                self.flushed[partition].update(self.unfinished.pop(partition, {}))
+                self.flushed[partition].update(unfinished)
+                unfinished.clear()
                 self.offsets[partition] = orjson.loads(message.value)
             else:
-                self.unfinished[partition][message.key] = message.value
+                unfinished[message.key] = message.value
 
     def forget(self, partitions: set[int]) -> None:
         """Drop revoked partitions, and what a recovery of them had read so far: the next
@@ -190,6 +193,8 @@ class StateSync:
                 self.offsets.pop(partition, None)
         log.info("recovered %d reps of partitions %s from the changelog (%d units of an "
                  "unfinished flush discarded)", recovered, sorted(fresh), discarded)
+        if fresh:
+            memory.trim(every_s=0)  # the changelog payloads just read are garbage now
         if self.corrections:
             await self.flush()
 
