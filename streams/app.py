@@ -7,7 +7,8 @@ import asyncio
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from operator import attrgetter
 from typing import Any
 
 import faust
@@ -41,6 +42,7 @@ BATCH_MAX, BATCH_WITHIN_S = 2000, 0.05
 # last marker (offsets are never committed past one).
 STOP_TIMEOUT_S = 5.0
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
+KEY, VALUE = attrgetter("key"), attrgetter("value")
 PAST_ANY_END = 2**62  # the changelog offset Faust's own recovery would start from
 
 
@@ -83,15 +85,10 @@ class KpiTable(Table):
         generation = app.consumer_generation_id
         partitions = {tp.partition for tp in active_tps}
         try:
-            await state.restore(partitions)
-            if app.consumer_generation_id != generation:  # the next recovery reads again
-                log.info("partitions moved while reading the changelog: reading again")
-                return
-            await state.load(partitions)
-            # Before Faust seeks the source partitions to the committed offsets.
-            await app.consumer.commit_markers()  # type: ignore[attr-defined]
-        except restore.Stopped:
-            log.info("stopped while reading the changelog")
+            if await state.restore(partitions,
+                                   moved=lambda: app.consumer_generation_id != generation):
+                # Before Faust seeks the source partitions to the committed offsets.
+                await app.consumer.commit_markers()  # type: ignore[attr-defined]
         except Exception:
             log.exception("rebuilding engine state from the changelog failed")
             raise
@@ -120,20 +117,42 @@ class StateSync:
         self.unfinished: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
         self.offsets: dict[int, dict[str, int]] = {}
 
-    async def restore(self, partitions: set[int]) -> None:
-        """Read the changelog of the partitions not loaded yet, from the start."""
+    async def restore(self, partitions: set[int], moved: Callable[[], bool]) -> bool:
+        """Rebuild the reps of the partitions not loaded yet from their changelog, read
+        from the start one partition at a time (so only one partition's raw records are
+        in memory at once); False when the read stopped: the worker stops, or `moved()`
+        says the partitions moved meanwhile (the next recovery reads them again)."""
         fresh = partitions - self.loaded
         for partition in fresh:  # what an interrupted read left
             self.flushed.pop(partition, None)
             self.unfinished.pop(partition, None)
             self.offsets.pop(partition, None)
+        counts = [0, 0]  # reps recovered, units of an unfinished flush discarded
+
+        def rebuild(partition: int) -> None:
+            if moved() or partition not in _assigned_partitions():
+                raise restore.Stopped("partitions moved")
+            reps, discarded = self._rebuild(partition)
+            counts[0] += reps
+            counts[1] += discarded
+
         started = time.monotonic()
-        count = await restore.read_partitions(
-            kafka_client_options(settings), table.changelog_topic.get_topic_name(), fresh,
-            self.read, lambda: app.should_stop)
+        try:
+            count = await restore.read_partitions(
+                kafka_client_options(settings), table.changelog_topic.get_topic_name(),
+                fresh, self.read, lambda: app.should_stop, rebuild)
+        except restore.Stopped as exc:
+            log.info("reading the changelog stopped (%s): the next recovery reads again", exc)
+            return False
+        self._loaded(fresh)
         if fresh:
-            log.info("read %s changelog records of partitions %s in %.1f s", f"{count:,}",
-                     sorted(fresh), time.monotonic() - started)
+            log.info("recovered %d reps of partitions %s from %s changelog records in %.1f s "
+                     "(%d units of an unfinished flush discarded)", counts[0], sorted(fresh),
+                     f"{count:,}", time.monotonic() - started, counts[1])
+            memory.trim(every_s=0)  # the changelog payloads just read are garbage now
+        if self.corrections:
+            await self.flush()
+        return True
 
     def read(self, records: Sequence[Any]) -> None:
         """Sort records of one changelog partition, in log order, into flushed / unfinished."""
@@ -141,13 +160,15 @@ class StateSync:
             return
         partition = records[0].partition
         unfinished = self.unfinished[partition]
-        for message in records:
-            if message.key == MARKER:
-                self.flushed[partition].update(unfinished)
-                unfinished.clear()
-                self.offsets[partition] = orjson.loads(message.value)
-            else:
-                unfinished[message.key] = message.value
+        keys, values = list(map(KEY, records)), list(map(VALUE, records))  # loops in C
+        start = 0
+        for at in _indices(keys, MARKER):  # the units before a marker are flushed
+            unfinished.update(zip(keys[start:at], values[start:at], strict=True))
+            self.flushed[partition].update(unfinished)
+            unfinished.clear()
+            self.offsets[partition] = orjson.loads(values[at])
+            start = at + 1
+        unfinished.update(zip(keys[start:], values[start:], strict=True))
 
     def forget(self, partitions: set[int]) -> None:
         """Drop revoked partitions, and what a recovery of them had read so far: the next
@@ -160,27 +181,29 @@ class StateSync:
             self.marked.pop(partition, None)
         self.committed = {tp: o for tp, o in self.committed.items()
                           if tp.partition not in partitions}
+        self.corrections = [c for c in self.corrections if c[0] not in partitions]
 
-    async def load(self, partitions: set[int]) -> None:
-        """Rebuild the reps of newly assigned partitions from their flushed units."""
-        fresh = partitions - self.loaded
+    def _rebuild(self, partition: int) -> tuple[int, int]:
+        """Rebuild one partition's reps from its flushed units: (reps, units discarded)."""
+        flushed = self.flushed.pop(partition, {})
+        unfinished = self.unfinished.pop(partition, {})
+        # An unfinished flush is rewritten with the flushed values before compaction
+        # could keep it as the latest value of its keys.
+        self.corrections += [(partition, key, flushed.get(key)) for key in unfinished]
+        reps = load_reps((k, v) for k, v in flushed.items() if v)
+        del flushed  # the raw units, before the next partition's are read
+        pipeline.engine.reps.update(reps)
+        for rep_id in reps:
+            pipeline.rep_partition[rep_id] = partition
+        offsets = self.offsets.pop(partition, {})
+        self.marked[partition] = offsets
+        for topic, offset in offsets.items():
+            pipeline.positions[(topic, partition)] = offset
+        return len(reps), len(unfinished)
+
+    def _loaded(self, fresh: set[int]) -> None:
+        """The engine's clock moves to the newest recovered event."""
         engine = pipeline.engine
-        recovered = discarded = 0
-        for partition in fresh:
-            flushed = self.flushed.pop(partition, {})
-            unfinished = self.unfinished.pop(partition, {})
-            # An unfinished flush is rewritten with the flushed values before compaction
-            # could keep it as the latest value of its keys.
-            self.corrections += [(partition, key, flushed.get(key)) for key in unfinished]
-            discarded += len(unfinished)
-            for rep_id, rep in load_reps((k, v) for k, v in flushed.items() if v).items():
-                engine.reps[rep_id] = rep
-                pipeline.rep_partition[rep_id] = partition
-                recovered += 1
-            offsets = self.offsets.pop(partition, {})
-            self.marked[partition] = offsets
-            for topic, offset in offsets.items():
-                pipeline.positions[(topic, partition)] = offset
         newest = max((rep.max_ts for rep in engine.reps.values()), default=None)
         if newest is not None:
             engine.newest_applied = max(engine.newest_applied or newest, newest)
@@ -191,12 +214,6 @@ class StateSync:
                 self.flushed.pop(partition, None)
                 self.unfinished.pop(partition, None)
                 self.offsets.pop(partition, None)
-        log.info("recovered %d reps of partitions %s from the changelog (%d units of an "
-                 "unfinished flush discarded)", recovered, sorted(fresh), discarded)
-        if fresh:
-            memory.trim(every_s=0)  # the changelog payloads just read are garbage now
-        if self.corrections:
-            await self.flush()
 
     async def flush(self) -> None:
         """Make every change durable: units (and dead letters) acked, then the markers."""
@@ -271,6 +288,21 @@ class StateSync:
         self.dead_letters = []
         if futures:
             await asyncio.gather(*futures)
+
+
+def _assigned_partitions() -> set[int]:
+    return {tp.partition for tp in app.consumer.assignment() if tp.topic in SOURCE_TOPICS}
+
+
+def _indices(items: list[Any], value: Any) -> Iterator[int]:
+    """Where `value` is in `items`, searched in C."""
+    at = -1
+    while True:
+        try:
+            at = items.index(value, at + 1)
+        except ValueError:
+            return
+        yield at
 
 
 _stop_deadline: list[float] = []  # set once, when the worker starts stopping

@@ -23,50 +23,60 @@ class Stopped(Exception):
 
 async def read_partitions(client: dict[str, Any], topic: str, partitions: set[int],
                           sink: Callable[[Sequence[Any]], None],
-                          should_stop: Callable[[], bool]) -> int:
-    """Feed every record of `topic`'s `partitions` to `sink`, in log order per partition
-    (records with .partition, .offset, .key, .value); returns how many were read.
+                          should_stop: Callable[[], bool],
+                          done: Callable[[int], None] = lambda partition: None) -> int:
+    """Feed every record of `topic`'s `partitions` to `sink` in log order (lists of
+    records of one partition, with .partition, .offset, .key, .value), one partition
+    after the other, calling `done(partition)` after each; returns how many were read.
 
     `client`: aiokafka connection options (bootstrap servers, security)."""
     if not partitions:
         return 0
     consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest",
                                 fetch_max_bytes=64 * 1024 * 1024,
-                                max_partition_fetch_bytes=16 * 1024 * 1024, **client)
+                                max_partition_fetch_bytes=32 * 1024 * 1024, **client)
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         starts, ends = await consumer.beginning_offsets(tps), await consumer.end_offsets(tps)
-        pending = {tp for tp in tps if ends[tp] > starts[tp]}
-        await consumer.seek_to_beginning(*pending)
-        return await _drain(consumer, pending, ends, sink, should_stop,
-                            total=sum(ends[tp] - starts[tp] for tp in pending))
+        progress = _Progress(sum(ends[tp] - starts[tp] for tp in tps))
+        for tp in tps:
+            if ends[tp] > starts[tp]:
+                await consumer.seek_to_beginning(tp)
+                await _drain(consumer, tp, ends[tp], sink, should_stop, progress)
+            done(tp.partition)
+        return progress.read
     finally:
         await consumer.stop()
 
 
-async def _drain(consumer: AIOKafkaConsumer, pending: set[TopicPartition],
-                 ends: dict[TopicPartition, int], sink: Callable[[Sequence[Any]], None],
-                 should_stop: Callable[[], bool], total: int) -> int:
-    read, started = 0, time.monotonic()
-    reported = started
-    while pending:
+class _Progress:
+    """Records read so far, logged every PROGRESS_EVERY_S."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.read = total, 0
+        self.started = self.reported = time.monotonic()
+
+    def add(self, count: int) -> None:
+        self.read += count
+        now = time.monotonic()
+        if now - self.reported > PROGRESS_EVERY_S:
+            self.reported = now
+            log.info("reading the changelog: %s of at most %s records (%.0f/s)%s",
+                     f"{self.read:,}", f"{self.total:,}", self.read / (now - self.started),
+                     "" if count else "; nothing in the last fetch: is Kafka reachable?")
+
+
+async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int,
+                 sink: Callable[[Sequence[Any]], None], should_stop: Callable[[], bool],
+                 progress: _Progress) -> None:
+    while await consumer.position(tp) < end:
         if should_stop():
-            raise Stopped(f"stopped after reading {read:,} changelog records")
-        batches = await consumer.getmany(*pending, timeout_ms=500, max_records=20_000)
-        for records in batches.values():
-            sink(records)
-            read += len(records)
-        for tp in list(pending):
-            if await consumer.position(tp) >= ends[tp]:
-                pending.discard(tp)
-        if pending and time.monotonic() - reported > PROGRESS_EVERY_S:
-            reported = time.monotonic()
-            log.info("reading the changelog: %s of at most %s records (%.0f/s)%s", f"{read:,}",
-                     f"{total:,}", read / (reported - started),
-                     "" if batches else "; no records in the last fetch: is Kafka reachable?")
-    return read
+            raise Stopped(f"stopped after reading {progress.read:,} changelog records")
+        records = (await consumer.getmany(tp, timeout_ms=500, max_records=20_000)).get(tp, [])
+        sink(records)
+        progress.add(len(records))
 
 
 async def first_offset(client: dict[str, Any], topic: str, partition: int, offset: int,

@@ -32,24 +32,28 @@ def _topic_with(kafka: LocalKafka, per_partition: dict[int, int]) -> str:
 
 
 def _read(kafka: LocalKafka, topic: str, partitions: set[int],
-          should_stop: Any = lambda: False) -> tuple[int, dict[int, list[int]]]:
+          should_stop: Any = lambda: False) -> tuple[int, dict[int, list[int]], list[Any]]:
+    """(records read, values per partition, what was read when each partition was done)."""
     seen: dict[int, list[int]] = defaultdict(list)
+    done: list[Any] = []
 
     def sink(records: Any) -> None:
         for record in records:
             seen[record.partition].append(int(record.value))
 
     count = asyncio.run(restore.read_partitions(
-        {"bootstrap_servers": kafka.bootstrap}, topic, partitions, sink, should_stop))
-    return count, dict(seen)
+        {"bootstrap_servers": kafka.bootstrap}, topic, partitions, sink, should_stop,
+        lambda partition: done.append((partition, {p: len(v) for p, v in seen.items()}))))
+    return count, dict(seen), done
 
 
 def test_reads_every_record_of_the_asked_partitions_in_log_order(kafka: LocalKafka) -> None:
     topic = _topic_with(kafka, {0: 45_000, 2: 7})  # partition 1 stays empty
-    count, seen = _read(kafka, topic, {0, 1})
+    count, seen, done = _read(kafka, topic, {0, 1})
     assert count == 45_000
     assert seen == {0: list(range(45_000))}  # partition 2 was not asked for
-    assert _read(kafka, topic, {1, 2}) == (7, {2: list(range(7))})
+    assert done == [(0, {0: 45_000}), (1, {0: 45_000})]  # one partition after the other
+    assert _read(kafka, topic, {1, 2})[:2] == (7, {2: list(range(7))})
 
 
 def test_a_stopping_worker_stops_the_read(kafka: LocalKafka) -> None:

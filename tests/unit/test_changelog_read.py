@@ -1,0 +1,45 @@
+"""Sorting changelog records into flushed and unfinished units (StateSync.read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import orjson
+import pytest
+
+from streams.app import MARKER, StateSync
+
+
+@dataclass
+class Record:
+    partition: int
+    key: bytes
+    value: bytes
+
+
+def _marker(offset: int) -> tuple[bytes, bytes]:
+    return MARKER, orjson.dumps({"sales.touches": offset})
+
+
+LOG = [(b"u1", b"a"), (b"u2", b"b"), _marker(1), (b"u1", b"c"), (b"u3", b"d"), _marker(2),
+       (b"u2", b"e"), (b"u4", b"f")]
+
+
+@pytest.mark.parametrize("batch", [1, 2, 3, len(LOG)])
+def test_units_count_once_a_marker_follows_them(batch: int) -> None:
+    """However the log is cut into fetched batches: units before the last marker are
+    flushed (latest value per key), those after it unfinished, the offsets the last's."""
+    state = StateSync()
+    records = [Record(3, key, value) for key, value in LOG]
+    for at in range(0, len(records), batch):
+        state.read(records[at:at + batch])
+    assert dict(state.flushed[3]) == {b"u1": b"c", b"u2": b"b", b"u3": b"d"}
+    assert dict(state.unfinished[3]) == {b"u2": b"e", b"u4": b"f"}
+    assert state.offsets[3] == {"sales.touches": 2}
+
+
+def test_a_partition_already_loaded_is_not_read_again() -> None:
+    state = StateSync()
+    state.loaded.add(3)
+    state.read([Record(3, b"u1", b"a"), Record(3, *_marker(1))])
+    assert not state.flushed and not state.unfinished and not state.offsets
