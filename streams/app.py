@@ -163,9 +163,10 @@ class StateSync:
         keys, values = list(map(KEY, records)), list(map(VALUE, records))  # loops in C
         start = 0
         for at in _indices(keys, MARKER):  # the units before a marker are flushed
-            unfinished.update(zip(keys[start:at], values[start:at], strict=True))
-            self.flushed[partition].update(unfinished)
+            flushed = self.flushed[partition]
+            flushed.update(unfinished)  # from earlier batches, then this one's
             unfinished.clear()
+            flushed.update(zip(keys[start:at], values[start:at], strict=True))
             self.offsets[partition] = orjson.loads(values[at])
             start = at + 1
         unfinished.update(zip(keys[start:], values[start:], strict=True))
