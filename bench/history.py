@@ -117,7 +117,7 @@ def extrapolate(history: dict[str, Any], engine: dict[str, Any]) -> dict[str, An
     with the events."""
     full = engine["replay_full"]
     small = engine.get("replay_history_size") or engine["replay"]
-    if small["messages"] == full["messages"]:
+    if history["events"] == full["messages"]:  # --full: measured, nothing to add
         small = {"rss_bytes": full["rss_bytes"]}
     factor = full["messages"] / history["events"]
     recovery = history["recovery"].get("seconds")

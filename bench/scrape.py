@@ -7,6 +7,7 @@ import json
 import os
 import statistics
 import time
+from collections import Counter
 
 from bench.common import MARK
 from bench.dataset import events
@@ -25,8 +26,11 @@ def main() -> None:
     settings = Settings()
     pipeline = Pipeline(settings)
     count = args.reps * EVENTS_PER_REP
-    for offset, (rep_id, value) in enumerate(events(count, args.reps, 20, 7)):
-        pipeline.handle(topic_for(settings, value), 0, offset, rep_id.encode(), value)
+    offsets: Counter[str] = Counter()  # the pipeline applies each topic's offsets in order
+    for rep_id, value in events(count, args.reps, 20, 7):
+        topic = topic_for(settings, value)
+        pipeline.handle(topic, 0, offsets[topic], rep_id.encode(), value)
+        offsets[topic] += 1
     seconds, size = [], 0
     for _ in range(args.times):  # the first read builds each rep's window totals
         t0 = time.perf_counter()

@@ -23,6 +23,7 @@ from faust.web import Request, Response, View
 from mode.types.signals import BaseSignalT
 
 from streams import memory, restore
+from streams.engine import gc_paused
 from streams.engine.codec import dirty_entries, load_reps
 from streams.events import parse_timestamp
 from streams.exporter import CONTENT_TYPE
@@ -138,9 +139,10 @@ class StateSync:
 
         started = time.monotonic()
         try:
-            count = await restore.read_partitions(
-                kafka_client_options(settings), table.changelog_topic.get_topic_name(),
-                fresh, self.read, lambda: app.should_stop, rebuild)
+            with gc_paused():  # millions of acyclic objects: collections would rescan them
+                count = await restore.read_partitions(
+                    kafka_client_options(settings), table.changelog_topic.get_topic_name(),
+                    fresh, self.read, lambda: app.should_stop, rebuild)
         except restore.Stopped as exc:
             log.info("reading the changelog stopped (%s): the next recovery reads again", exc)
             return False

@@ -74,7 +74,7 @@ async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int,
     while await consumer.position(tp) < end:
         if should_stop():
             raise Stopped(f"stopped after reading {progress.read:,} changelog records")
-        records = (await consumer.getmany(tp, timeout_ms=500, max_records=100_000)).get(tp, [])
+        records = (await consumer.getmany(tp, timeout_ms=500, max_records=20_000)).get(tp, [])
         sink(records)
         progress.add(len(records))
 
