@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 settings = Settings.from_env()
 pipeline = Pipeline(settings)
 SOURCE_TOPICS = frozenset(settings.topics.values())
+KAFKA_CLIENT = kafka_client_options(settings)  # for the plain consumers of restore.py
 FLUSH_TIMEOUT_S = 60.0
 # Source messages are applied BATCH_MAX at a time, or BATCH_WITHIN_S after the first waits.
 BATCH_MAX, BATCH_WITHIN_S = 2000, 0.05
@@ -141,7 +142,7 @@ class StateSync:
         try:
             with gc_paused():  # millions of acyclic objects: collections would rescan them
                 count = await restore.read_partitions(
-                    kafka_client_options(settings), table.changelog_topic.get_topic_name(),
+                    KAFKA_CLIENT, table.changelog_topic.get_topic_name(),
                     fresh, self.read, lambda: app.should_stop, rebuild)
         except restore.Stopped as exc:
             log.info("reading the changelog stopped (%s): the next recovery reads again", exc)
@@ -521,8 +522,7 @@ class SourceBatches:
             tp = TP(topic, partition)
             if tp not in app.consumer.assignment() or pipeline.positions.get(tp) != position:
                 continue
-            first = await restore.first_offset(kafka_client_options(settings), topic,
-                                               partition, position)
+            first = await restore.first_offset(KAFKA_CLIENT, topic, partition, position)
             if first is not None and first > position:
                 pipeline.skip_hole(topic, partition, first)
             else:
