@@ -81,6 +81,7 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     commit_interval_s: float = 1.0
+    backlog_commit_interval_s: float = 15.0  # while a backlog drains (see app.py)
     max_reps: int = 50_000
     dead_letter_max_bytes: int = 1_000_000  # larger rejected messages are cut (headers say)
     data_dir: str = field(default_factory=lambda: os.path.join(
@@ -146,6 +147,7 @@ class Settings:
             web_host=get("SALESPULSE_WEB_HOST", "127.0.0.1"),
             web_port=int(number("SALESPULSE_WEB_PORT", "6066")),
             commit_interval_s=number("SALESPULSE_COMMIT_INTERVAL", "1.0", float),
+            backlog_commit_interval_s=number("SALESPULSE_BACKLOG_COMMIT_INTERVAL", "15", float),
             max_reps=int(number("SALESPULSE_MAX_REPS", "50000")),
             dead_letter_max_bytes=int(number("SALESPULSE_DEADLETTER_MAX_BYTES", "1000000")),
             data_dir=get("SALESPULSE_DATA_DIR", os.path.join(tempfile.gettempdir(),
