@@ -24,7 +24,7 @@ from mode.types.signals import BaseSignalT
 
 from streams import memory, restore
 from streams.engine import gc_paused
-from streams.engine.codec import dirty_entries, load_reps
+from streams.engine.codec import dirty_entries, load_reps, to_json
 from streams.events import parse_timestamp
 from streams.exporter import CONTENT_TYPE
 from streams.pipeline import DeadLetter, Pipeline
@@ -271,7 +271,7 @@ class StateSync:
     async def _send_all(self, units: list[tuple[int, bytes, bytes | None]],
                         marks: dict[int, dict[str, int]]) -> None:
         await self._send(units)
-        await self._send([(partition, MARKER, orjson.dumps(offsets))
+        await self._send([(partition, MARKER, to_json(offsets))
                           for partition, offsets in marks.items()])
 
     async def _send(self, records: list[tuple[int, bytes, bytes | None]]) -> None:

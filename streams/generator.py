@@ -164,8 +164,9 @@ def wall_clock(count: int) -> Iterator[int]:
 def stream(gen: Generator, timestamps: Iterable[int], bad_ratio: float = 0.0,
            dup_ratio: float = 0.0) -> Iterator[tuple[str, bytes]]:
     """(rep_id, encoded JSON) pairs, one per timestamp: an event, a bad line or a re-send."""
-    import orjson
+    import msgspec
 
+    encode = msgspec.json.Encoder().encode  # exact-size bytes: tests hold many (not orjson)
     rng = gen.rng
     last: tuple[str, bytes] | None = None
     for ts in timestamps:
@@ -177,5 +178,5 @@ def stream(gen: Generator, timestamps: Iterable[int], bad_ratio: float = 0.0,
             yield last
             continue
         event = gen.event(ts)
-        last = (event["rep_id"], orjson.dumps(event))
+        last = (event["rep_id"], encode(event))
         yield last
