@@ -32,6 +32,19 @@ from streams.produce import kafka_client_options
 from streams.settings import KafkaSecurity, Settings
 
 log = logging.getLogger(__name__)
+
+
+class _CommitOverlapIsExpected(logging.Filter):
+    """mode warns whenever a tick of its commit timer (our flush) outlasts the commit
+    interval: the flush of a backlog's state takes seconds by design (see
+    DurableConsumer._can_wait), and StateSync.flush logs its own duration."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (str(record.msg).startswith("Timer %s is overlapping")
+                    and isinstance(record.args, tuple) and record.args[:1] == ("commit",))
+
+
+logging.getLogger("mode.timers").addFilter(_CommitOverlapIsExpected())
 settings = Settings.from_env()
 pipeline = Pipeline(settings)
 SOURCE_TOPICS = frozenset(settings.topics.values())
@@ -224,6 +237,7 @@ class StateSync:
     async def flush(self) -> None:
         """Make every change durable: units (and dead letters) acked, then the markers."""
         async with self.lock:
+            started = time.monotonic()
             units, marks = self._collect()
             try:
                 await _bounded(self._send_all(units, marks), FLUSH_TIMEOUT_S)
@@ -232,6 +246,9 @@ class StateSync:
                 raise
             self.marked.update(marks)
             self.flushed_at = time.monotonic()
+        if self.flushed_at - started > settings.commit_interval_s:
+            log.info("flushed %s state units in %.1f s", f"{len(units):,}",
+                     self.flushed_at - started)
         memory.trim()  # at most every 30 s: flushed payloads leave freed heap behind
 
     def committable(self, assignment: set[TP]) -> dict[TP, int]:
@@ -256,10 +273,11 @@ class StateSync:
     def _collect(self) -> tuple[list[tuple[int, bytes, bytes | None]], dict[int, dict[str, int]]]:
         """Dirty units and source offsets, taken together between two events."""
         units, self.corrections = self.corrections, []
+        horizon = pipeline.engine.config.dedupe_horizon_us
         for rep_id, rep in pipeline.engine.reps.items():
             if rep.dirty:
                 partition = pipeline.rep_partition[rep_id]
-                units += [(partition, key, value) for key, value in dirty_entries(rep)]
+                units += [(partition, key, value) for key, value in dirty_entries(rep, horizon)]
         offsets: dict[int, dict[str, int]] = defaultdict(dict)
         for (topic, partition), offset in pipeline.positions.items():
             offsets[partition][topic] = offset
