@@ -4,6 +4,12 @@ A rep's state is split into small units (its meta, each hour bucket with the
 minute deltas the 1h window still reads, each prospect, each deal, append-only
 chunks of each dedupe hour, its pending events) so a batch writes only what
 changed. Keys are JSON arrays, so ids may hold any character.
+
+Dedupe chunks are keyed by the hour's slot (hour modulo the horizon in hours + 2), not
+the hour: a new hour's chunks overwrite those of an hour long past the horizon, so
+compaction drops them and forgotten hours need no tombstones (they were half of all
+dedupe records). The chunk's value names its hour; a stale chunk read back (an old
+hour that had more chunks than the slot's new one) is forgotten at the next sweep.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ import msgspec
 import orjson
 
 from streams.engine.dedupe import Seen
+from streams.engine.engine import EngineConfig
 from streams.engine.rep import Key, RepState
+from streams.engine.windows import HOUR_US
 from streams.events import Event
 
 # Not orjson.dumps: each bytes it returns keeps a ~4 KiB allocation (orjson 3.13), and a
@@ -60,7 +68,8 @@ def load_unit(rep: RepState, unit: Key, value: Any) -> None:
         seen = rep.seen.get(unit[1])
         if seen is None:
             seen = rep.seen[unit[1]] = Seen()
-        seen.load(unit[2], unit[3], value)
+        hour, entries = value
+        seen.load(hour, unit[3], entries)
     elif tag == "h":
         rep.hours[unit[1]], minutes = value
         rep.minutes.update(minutes)  # stale ones go at the rep's next sweep
@@ -72,16 +81,25 @@ def _stores(rep: RepState) -> dict[str, dict[Any, Any]]:
     return {"x": rep.prospects, "d": rep.deals}
 
 
-def dirty_entries(rep: RepState) -> Iterator[tuple[bytes, bytes | None]]:
+def dedupe_slots(horizon_us: int) -> int:
+    """Distinct key slots for dedupe hours: every hour within the horizon has its own."""
+    return -(-horizon_us // HOUR_US) + 2
+
+
+def dirty_entries(rep: RepState, dedupe_horizon_us: int = EngineConfig.dedupe_horizon_us
+                  ) -> Iterator[tuple[bytes, bytes | None]]:
     """(key, value or None) for every unit changed since the last call; clears the set."""
     assert rep.dirty is not None, "the engine was built without track_dirty"
     units, rep.dirty = rep.dirty, set()
+    slots = dedupe_slots(dedupe_horizon_us)
     for unit in units:
         if unit[0] == "e":  # a dedupe hour grows by chunks: never rewrite its older ids
-            seen = rep.seen[unit[1]]
-            for number, ids in seen.chunks(unit[2]):
-                yield (encode_key(rep.rep_id, (*unit, number)),
-                       None if ids is None else to_json(ids))
+            seen, hour = rep.seen[unit[1]], unit[2]
+            chunk = seen.chunk(hour)
+            # an hour `slots` behind the newest is past the horizon: its slot is a live hour's
+            if chunk is not None and hour + slots > seen.newest // HOUR_US:
+                yield (encode_key(rep.rep_id, ("e", unit[1], hour % slots, chunk[0])),
+                       to_json([hour, chunk[1]]))
             continue
         value = unit_value(rep, unit)
         yield encode_key(rep.rep_id, unit), None if value is None else to_json(value)

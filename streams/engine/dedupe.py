@@ -18,18 +18,16 @@ class Seen:
     """Event ids by event hour, forgotten oldest hour first.
 
     For the changelog an hour is written in append-only chunks (see engine/codec.py):
-    `saved` is, per hour, [chunks written, ids written]; `dropped` the chunk counts of
-    forgotten hours, still to be deleted.
+    `saved` is, per hour, [chunks written, ids written].
     """
 
-    __slots__ = ("ids", "hours", "newest", "saved", "dropped")
+    __slots__ = ("ids", "hours", "newest", "saved")
 
     def __init__(self) -> None:
         self.ids: dict[str, int] = {}
         self.hours: dict[int, list[str]] = {}
         self.newest = -(2**62)
         self.saved: dict[int, list[int]] = {}
-        self.dropped: dict[int, int] = {}
 
     def is_duplicate(self, event_id: str, horizon_us: int) -> bool:
         ts = self.ids.get(event_id)
@@ -48,7 +46,7 @@ class Seen:
             ids.append(event_id)
         return hour
 
-    def forget(self, horizon_us: int, everything: bool = False) -> list[int]:
+    def forget(self, horizon_us: int, everything: bool = False) -> None:
         """Drop hours wholly past the horizon: all of them, or those at the front."""
         floor = (self.newest - horizon_us) // HOUR_US
         if everything:
@@ -63,27 +61,22 @@ class Seen:
             for event_id in self.hours.pop(hour):
                 if self.ids.get(event_id, 0) // HOUR_US == hour:
                     del self.ids[event_id]
-            saved = self.saved.pop(hour, None)
-            if saved is not None:
-                self.dropped[hour] = max(saved[0], self.dropped.get(hour, 0))
-        return gone
+            self.saved.pop(hour, None)
 
-    def chunks(self, hour: int) -> list[tuple[int, list[Any] | None]]:
-        """Changelog chunks of `hour` to write: (number, ids added since the last chunk),
-        or (number, None) to delete a chunk of a forgotten hour."""
-        out: list[tuple[int, list[Any] | None]] = [
-            (n, None) for n in range(self.dropped.pop(hour, 0))]
+    def chunk(self, hour: int) -> tuple[int, list[Any]] | None:
+        """The next changelog chunk of `hour`: (its number, the ids added since the last
+        chunk with their times); None when nothing was added or the hour is forgotten."""
         ids = self.hours.get(hour)
         if ids is None:
-            return out
+            return None
         saved = self.saved.setdefault(hour, [0, 0])
         if len(ids) == saved[1]:
-            return out
+            return None
         number = saved[0]
         entries = [[event_id, ts] for event_id in ids[saved[1]:]
                    if (ts := self.ids.get(event_id)) is not None]
         saved[0], saved[1] = number + 1, len(ids)
-        return [c for c in out if c[0] != number] + [(number, entries)]
+        return number, entries
 
     def load(self, hour: int, number: int, entries: list[Any]) -> None:
         """Merge one recovered chunk. When an id was applied twice (the first beyond the

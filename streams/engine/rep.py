@@ -296,7 +296,7 @@ class RepState:
         if self.dirty is not None:
             self.dirty.add(("e", e.type, hour))
         if len(seen.hours) > MAX_HOURS:
-            self._mark([("e", e.type, h) for h in seen.forget(horizon_us)])
+            seen.forget(horizon_us)  # no tombstones: its chunks' keys get reused (codec.py)
         return True
 
     def prune_recent(self, drop_before: int) -> None:
@@ -315,8 +315,8 @@ class RepState:
         """Daily: also drop hours, prospects, deals and dedupe ids past their horizon.
         Dicts are kept in update order, so each expiry scan stops at the first live entry."""
         self.prune_recent(drop_before)
-        for kind, seen in self.seen.items():
-            self._mark([("e", kind, h) for h in seen.forget(horizon_us, everything=True)])
+        for seen in self.seen.values():
+            seen.forget(horizon_us, everything=True)
         floor = keep_from // HOUR_US
         dropped: list[Key] = [("h", h) for h in _prefix_below(self.hours, floor)]
         dropped += [("x", p) for p in _prefix_where(

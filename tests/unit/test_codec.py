@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.engine import Engine, EngineConfig, RepState, take_snapshot
-from streams.engine.codec import decode_key, dirty_entries, encode_key, load_reps
+from streams.engine import APPLIED, DUPLICATE, Engine, EngineConfig, RepState, take_snapshot
+from streams.engine.codec import decode_key, dedupe_slots, dirty_entries, encode_key, load_reps
 from streams.engine.rep import prospect_time
-from streams.events import parse_event
+from streams.events import Event, format_timestamp, parse_event
 from streams.generator import Generator, spaced, stream
 
 HOUR_US = 3_600_000_000
@@ -69,8 +69,46 @@ def _remembered(rep: RepState, horizon: int) -> dict[str, set[str]]:
 def test_expired_units_become_tombstones() -> None:
     live, changelog = _engine_fed(48_000, 500)
     tombstones = [decode_key(k)[1][0] for k, v in changelog.items() if v is None]
-    assert {"h", "e", "x"} <= set(tombstones)  # expired hours, prospects, dedupe chunks
+    assert {"h", "x"} <= set(tombstones)  # expired hours, prospects
     assert len(changelog) - len(tombstones) < 48_000  # live units stay bounded
+
+
+def test_dedupe_hours_reuse_a_bounded_set_of_keys() -> None:
+    """A dedupe hour past the horizon gets no tombstones: a later hour's chunks overwrite
+    its keys, so ~50 days of 6 reps leave a few slots' worth of keys, not one per hour."""
+    live, changelog = _engine_fed(48_000, 500)
+    slots = dedupe_slots(live.config.dedupe_horizon_us)
+    dedupe = {k: v for k, v in changelog.items() if decode_key(k)[1][0] == "e"}
+    assert None not in dedupe.values()
+    units = [decode_key(k)[1] for k in dedupe]
+    assert {unit[2] for unit in units} <= set(range(slots))
+    assert len(units) <= 6 * 5 * slots * 2  # reps x types x slots x ~1-2 chunks per hour
+
+
+def _touch(event_id: str, at_us: int) -> Event:
+    return parse_event(orjson.dumps({
+        "event_id": event_id, "type": "touch", "occurred_at": format_timestamp(at_us),
+        "rep_id": "r", "team_id": "t", "prospect_id": "p", "channel": "call"}))
+
+
+def test_a_reused_dedupe_slot_answers_like_the_live_engine() -> None:
+    """An hour with five chunks, then an hour one slot cycle later with one: its chunk 0
+    overwrites the old hour's, chunks 1-4 stay behind, stale. Recovered, re-sends get the
+    live engine's answers: the old hour's ids are past the horizon, the new one is not."""
+    live, changelog = Engine(EngineConfig(track_dirty=True)), {}
+    slots = dedupe_slots(live.config.dedupe_horizon_us)
+    for at, event_id in [(START + n * 60_000_000, f"old-{n}") for n in range(5)] + [
+            (START + slots * HOUR_US, "new-0")]:
+        live.offer(_touch(event_id, at))
+        changelog.update(dirty_entries(live.reps["r"]))
+    assert [k for k in changelog if decode_key(k)[1][:1] == ("e",) and decode_key(k)[1][3] == 4]
+    recovered = Engine(EngineConfig(track_dirty=True))
+    recovered.reps = load_reps((k, v) for k, v in changelog.items() if v is not None)
+    recovered.watermark, recovered.newest_applied = live.watermark, live.newest_applied
+    later = START + slots * HOUR_US + 1_000_000
+    answers = [(e.offer(_touch("old-0", later)), e.offer(_touch("new-0", later)))
+               for e in (live, recovered)]
+    assert answers == [(APPLIED, DUPLICATE)] * 2
 
 
 def test_pending_events_survive_a_restart() -> None:
@@ -103,5 +141,5 @@ def test_each_event_id_is_written_once() -> None:
         for rep in engine.reps.values():
             for key, value in dirty_entries(rep):
                 if decode_key(key)[1][0] == "e" and value is not None:
-                    written += len(orjson.loads(value))
+                    written += len(orjson.loads(value)[1])  # [hour, ids]
     assert written == engine.counts.applied
