@@ -459,7 +459,8 @@ class DurableConsumer(KafkaConsumer):
             return False
         if time.monotonic() - state.flushed_at >= settings.backlog_commit_interval_s:
             return False
-        return pipeline.backlog(_highwaters()) > BACKLOG_MESSAGES
+        backlog = sum(pipeline.lag(tp, end) for tp, end in _highwaters().items())
+        return backlog > BACKLOG_MESSAGES
 
     async def _commit_tps(self, tps: Any, start_new_transaction: bool) -> bool:
         # Faust's acked offsets are not what we commit (see StateSync.committable); the

@@ -161,14 +161,13 @@ class Pipeline:
                highwaters: dict[tuple[str, int], int] | None = None) -> bytes:
         """The /metrics body as of now (or an explicit later instant)."""
         for (topic, partition), end in (highwaters or {}).items():
-            lag = self.backlog({(topic, partition): end})
-            self.metrics.lag.labels(topic, str(partition)).set(lag)
+            self.metrics.lag.labels(topic, str(partition)).set(self.lag((topic, partition), end))
         self.metrics.reps.set(len(self.engine.reps))
         return render(self.snapshot(as_of_us), self.metrics)
 
-    def backlog(self, highwaters: dict[tuple[str, int], int]) -> int:
-        """Messages on the broker not applied yet, over the partitions in `highwaters`."""
-        return sum(max(0, end - self.positions.get(tp, 0)) for tp, end in highwaters.items())
+    def lag(self, tp: tuple[str, int], end: int) -> int:
+        """Messages of a source partition on the broker (up to `end`) not applied yet."""
+        return max(0, end - self.positions.get(tp, 0))
 
     def skip_hole(self, topic: str, partition: int, first: int) -> None:
         """Offsets from the position up to `first` hold no records (transaction markers,
