@@ -226,7 +226,6 @@ class StateSync:
         newest = max((rep.max_ts for rep in engine.reps.values()), default=None)
         if newest is not None:
             engine.newest_applied = max(engine.newest_applied or newest, newest)
-            engine.watermark = max(engine.watermark or newest, newest)
         self.loaded |= fresh
         for partition in [*self.flushed, *self.unfinished, *self.offsets]:
             if partition not in fresh:  # partitions we already hold: nothing to rebuild

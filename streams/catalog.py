@@ -72,9 +72,9 @@ MEASURES: tuple[Measure, ...] = (
     Measure("deals_lost", "Deal events with stage lost."),
     Measure("revenue_won", "Sum of amount over won deal events.", scale=MICRO),
     Measure(
-        "cycle_days_won_sum",
-        "Days from the deal's earliest opened event to won, summed over won events.",
-        scale=86_400 * MICRO,
+        "won_cycle_seconds",
+        "Seconds from the deal's earliest opened event to won, summed over won events.",
+        scale=MICRO,
     ),
     Measure("deals_won_with_cycle", "Won events whose deal has an opened event."),
     Measure("touches_on_won_deals", "Touches carrying the deal_id of a deal won in the window."),
@@ -82,6 +82,16 @@ MEASURES: tuple[Measure, ...] = (
     Measure("nps_responses", "NPS survey answers."),
     Measure("nps_promoters", "NPS answers scoring 9 or 10."),
     Measure("nps_detractors", "NPS answers scoring 0 to 6."),
+    Measure("deals_opened", "Deal events with stage opened (new opportunities)."),
+    Measure("proposals_sent", "Deal events with stage proposal (quotes sent, revisions too)."),
+    Measure(
+        "quote_turnaround_seconds",
+        "Seconds from a deal's earliest opened event to its first proposal, summed over the "
+        "deals whose first proposal falls in the window.",
+        scale=MICRO,
+    ),
+    Measure("quotes_with_open", "Deals whose first proposal falls in the window and that have "
+                                "an opened event."),
     # Not in the 27 of kpis.md: the numerator of activity_ratio needs it.
     Measure("first_appointments_booked", "Booked meetings of kind first_appointment."),
 )
@@ -100,6 +110,7 @@ class Kpi:
     scale: float = 1.0
     unit: str = "ratio"  # ratio (shown as %), count, currency, days or score
     label: str = ""  # short column header for tables and panels
+    per: int = 1  # the result is divided by this: seconds measures shown in days
 
     def value(self, measures: dict[str, float]) -> float | None:
         """The KPI over a row of measures; None when the denominator is 0."""
@@ -107,13 +118,17 @@ class Kpi:
         if den == 0:
             return None
         num = sum(sign * measures[m] for m, sign in self.numerator)
-        return self.scale * num / den
+        return self.scale * num / den / self.per
+
+
+DAY_SECONDS = 86_400
 
 
 def _ratio(name: str, num: str, den: str | tuple[str, ...], help: str, seed: str,
            unit: str = "ratio") -> Kpi:
     dens = (den,) if isinstance(den, str) else den
-    return Kpi(name, ((num, 1),), dens, help, seed, unit=unit, label=LABELS[name])
+    per = DAY_SECONDS if unit == "days" else 1  # the measure is in seconds
+    return Kpi(name, ((num, 1),), dens, help, seed, unit=unit, label=LABELS[name], per=per)
 
 
 LABELS = {
@@ -122,6 +137,7 @@ LABELS = {
     "appointment_to_next_step_rate": "appt>next", "call_connect_rate": "connect",
     "value_message_call_share": "value", "close_ratio": "close",
     "avg_revenue_per_sale": "rev/sale", "avg_sales_cycle_days": "cycle d",
+    "avg_quote_turnaround_days": "quote d",
     "touches_per_won_deal": "touch/won", "touches_per_lost_deal": "touch/lost", "nps": "NPS",
 }
 
@@ -150,8 +166,11 @@ KPIS: tuple[Kpi, ...] = (
            "Won deals among deals closed (target 65%).", "002"),
     _ratio("avg_revenue_per_sale", "revenue_won", "deals_won",
            "Average revenue per won deal.", "002", unit="currency"),
-    _ratio("avg_sales_cycle_days", "cycle_days_won_sum", "deals_won_with_cycle",
+    _ratio("avg_sales_cycle_days", "won_cycle_seconds", "deals_won_with_cycle",
            "Average days from opened to won.", "003 §10, 002", unit="days"),
+    _ratio("avg_quote_turnaround_days", "quote_turnaround_seconds", "quotes_with_open",
+           "Average days from a deal's opening to its first proposal.",
+           "000/001 quote turnaround", unit="days"),
     _ratio("touches_per_won_deal", "touches_on_won_deals", "deals_won",
            "Touches per won deal.", "003 §9", unit="count"),
     _ratio("touches_per_lost_deal", "touches_on_lost_deals", "deals_lost",

@@ -14,7 +14,8 @@ def _formula(kpi: Kpi) -> str:
     scale = "100 * " if kpi.scale == 100 else ""
     num = f"({num})" if len(kpi.numerator) > 1 else num
     den = f"({den})" if len(kpi.denominator) > 1 else den
-    return f"{scale}{num} / {den}"
+    per = f" / {kpi.per}" if kpi.per != 1 else ""
+    return f"{scale}{num} / {den}{per}"
 
 
 def kpis_markdown() -> str:

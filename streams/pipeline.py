@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from streams.engine import APPLIED, Engine, Snapshot, take_snapshot, tune_gc
+from streams.engine import APPLIED, DUPLICATE, LATE, Engine, Snapshot, take_snapshot, tune_gc
 from streams.events import Event, Rejected, parse_event
 from streams.exporter import PipelineMetrics, render
 from streams.settings import Settings
@@ -85,27 +85,24 @@ class Pipeline:
                 events.append(screened)
                 partitions.append(message[1])
         outcomes = self.engine.take_many(events, now_us)
-        applied: Counter[str] = Counter()
-        duplicates: Counter[str] = Counter()
+        tally: Counter[tuple[str, str]] = Counter()
         for event, partition, outcome in zip(events, partitions, outcomes, strict=True):
             if outcome == APPLIED:
                 self.rep_partition[event.rep_id] = partition
-                applied[event.type] += 1
                 self.metrics.delay.observe(max(0.0, now - event.ts / 1e6))
-            else:
-                duplicates[event.type] += 1
-        for kind, count in applied.items():  # one labelled counter update per type
-            self.metrics.processed.labels(kind).inc(count)
-        for kind, count in duplicates.items():
-            self.metrics.duplicates.labels(kind).inc(count)
+            tally[outcome, event.type] += 1
+        counters = {APPLIED: self.metrics.processed, DUPLICATE: self.metrics.duplicates,
+                    LATE: self.metrics.late}
+        for (outcome, kind), count in tally.items():  # one labelled update per type
+            counters[outcome].labels(kind).inc(count)
         if self.engine.newest_applied is not None:
             self.metrics.last_event.set(self.engine.newest_applied / 1e6)
         return letters
 
     def _screen(self, message: Message, now_us: int, new_reps: set[str]
                 ) -> Event | DeadLetter | None:
-        """The valid, timely event of a message, its dead letter, or None (already applied
-        before a restart, or too late: counted)."""
+        """The valid event of a message, its dead letter, or None (already applied before
+        a restart)."""
         topic, partition, offset, key, value = message
         tp = (topic, partition)
         expected = self.positions.get(tp)
@@ -130,9 +127,6 @@ class Pipeline:
                 return DeadLetter(key, raw[:limit], exc.reason, exc.message, topic, partition,
                                   offset, len(raw))
             return DeadLetter(key, raw, exc.reason, exc.message, topic, partition, offset)
-        if not self.engine.screen(event):
-            self.metrics.late.labels(event.type).inc()
-            return None
         if event.rep_id not in self.engine.reps:
             new_reps.add(event.rep_id)
         return event

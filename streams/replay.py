@@ -73,7 +73,6 @@ def replay(path: Path, as_of: int | None, config: EngineConfig | None = None,
 def _feed(engine: Engine, lines: Iterator[bytes], as_of: int | None, clock: int) -> int:
     """Offer every line; returns how many valid events lie at or after T (never applied)."""
     skew = engine.config.max_skew_us
-    after = 0
     batch: list[Event] = []
     for number, line in enumerate(lines, 1):
         if number == 1 and line.startswith(b"\xef\xbb\xbf"):
@@ -81,20 +80,15 @@ def _feed(engine: Engine, lines: Iterator[bytes], as_of: int | None, clock: int)
         if not line.strip():
             continue
         try:
-            event = parse_event(line, now_us=clock, max_skew_us=skew)
+            batch.append(parse_event(line, now_us=clock, max_skew_us=skew))
         except Rejected as exc:
             engine.reject(exc.reason)
             continue
-        if as_of is not None and event.ts >= as_of:
-            engine.observe(event.ts)  # moves the watermark, never applied
-            after += 1
-        elif engine.screen(event):
-            batch.append(event)
-            if len(batch) == BATCH_EVENTS:
-                engine.take_many(batch)
-                batch = []
-    engine.take_many(batch)
-    return after
+        if len(batch) == BATCH_EVENTS:
+            engine.take_many(batch, as_of=as_of)
+            batch = []
+    engine.take_many(batch, as_of=as_of)
+    return engine.counts.after_as_of
 
 
 def _row_json(row: Any, extra: dict[str, Any], rep: bool) -> dict[str, Any]:
@@ -107,7 +101,7 @@ def to_json(result: ReplayResult) -> bytes:
     """The replay contract of architecture.md, one JSON object."""
     snap = result.snapshot
     team_extra = {team: snap.team_kpis(team) for team in {r.group_id for r in snap.teams}}
-    counts = result.engine.counts.as_dict() | {"after_as_of": result.after_as_of}
+    counts = result.engine.counts.as_dict()
     doc = {
         "as_of": format_timestamp(snap.as_of),
         "reps": [_row_json(r, {}, rep=True) for r in snap.reps],

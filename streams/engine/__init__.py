@@ -1,6 +1,7 @@
 """The pure KPI engine (no Faust, Kafka or Prometheus imports): windows, dedupe, lateness."""
 
 from streams.engine.engine import (
+    AFTER_AS_OF,
     APPLIED,
     DUPLICATE,
     LATE,
@@ -13,5 +14,5 @@ from streams.engine.engine import (
 from streams.engine.rep import RepState
 from streams.engine.snapshot import Row, Snapshot, kpis, take_snapshot
 
-__all__ = ["APPLIED", "DUPLICATE", "LATE", "Counts", "Engine", "EngineConfig", "RepState", "Row",
-           "Snapshot", "kpis", "take_snapshot", "tune_gc", "gc_paused"]
+__all__ = ["AFTER_AS_OF", "APPLIED", "DUPLICATE", "LATE", "Counts", "Engine", "EngineConfig",
+           "RepState", "Row", "Snapshot", "kpis", "take_snapshot", "tune_gc", "gc_paused"]

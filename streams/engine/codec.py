@@ -1,9 +1,13 @@
 """Compact, per-unit serialisation of rep state for a compacted changelog.
 
 A rep's state is split into small units (its meta, each hour bucket with the
-minute deltas the 1h window still reads, each prospect, each deal, append-only
-chunks of each dedupe hour, its pending events) so a batch writes only what
-changed. Keys are JSON arrays, so ids may hold any character.
+minute deltas the 1h window still reads, each prospect, each deal, each deal's touch
+times, append-only chunks of each dedupe hour, its pending events) so a batch writes
+only what changed. Keys are JSON arrays, so ids may hold any character.
+
+Every record carries the format it is written in (the `v` header, FORMAT). Units of an
+older format are upgraded as they are read (engine/upgrade.py) and marked dirty, so the
+next flush rewrites them; a newer format is refused (NewerFormat), never guessed at.
 
 Dedupe chunks are keyed by the hour's slot (hour modulo the horizon in hours + 2), not
 the hour: a new hour's chunks overwrite those of an hour long past the horizon, so
@@ -14,17 +18,35 @@ hour that had more chunks than the slot's new one) is forgotten at the next swee
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
 import orjson
 
+from streams.engine import upgrade
 from streams.engine.dedupe import Seen
 from streams.engine.engine import EngineConfig
 from streams.engine.rep import Key, RepState
 from streams.engine.windows import HOUR_US
 from streams.events import Event
+
+FORMAT = 2  # 1: release 0.1 (no header); 2: per-stream watermarks, deal touch times
+VERSION_HEADER = "v"
+HEADERS = [(VERSION_HEADER, str(FORMAT).encode())]  # on every record the worker writes
+
+
+class NewerFormat(ValueError):
+    """State written by a newer release, in a format this one cannot read."""
+
+
+def record_format(headers: Iterable[tuple[str, bytes]]) -> int:
+    """The format of a changelog record from its headers (none: format 1)."""
+    for name, value in headers:
+        if name == VERSION_HEADER:
+            return int(value)
+    return 1
 
 # Not orjson.dumps: each bytes it returns keeps a ~4 KiB allocation (orjson 3.13), and a
 # flush holds every key and value until sent (a 15 s flush held 2.3 GB for 18 MB).
@@ -44,7 +66,10 @@ def unit_value(rep: RepState, unit: Key) -> Any:
     """The current value of one unit, or None when it no longer exists (a tombstone)."""
     tag = unit[0]
     if tag == "meta":
-        return [rep.team_id, rep.team_ts, rep.max_ts]
+        return [rep.team_id, rep.team_ts, rep.max_ts, rep.marks]
+    if tag == "t":
+        times = rep.deal_touches.get(unit[1])
+        return None if times is None else times.tolist()
     if tag == "pending":
         return [list(msgspec.structs.astuple(e)) for e in rep.pending] or None
     if tag == "h":
@@ -61,7 +86,9 @@ def load_unit(rep: RepState, unit: Key, value: Any) -> None:
     """Apply one recovered unit to a rep (the inverse of unit_value)."""
     tag = unit[0]
     if tag == "meta":
-        rep.team_id, rep.team_ts, rep.max_ts = value
+        rep.team_id, rep.team_ts, rep.max_ts, rep.marks = value
+    elif tag == "t":
+        rep.deal_touches[unit[1]] = array("q", value)
     elif tag == "pending":
         rep.pending = [Event(*fields) for fields in value]
     elif tag == "e":
@@ -105,14 +132,29 @@ def dirty_entries(rep: RepState, dedupe_horizon_us: int = EngineConfig.dedupe_ho
         yield encode_key(rep.rep_id, unit), None if value is None else to_json(value)
 
 
-def load_reps(entries: Iterable[tuple[bytes, bytes]], track_dirty: bool = True
+def load_reps(entries: Iterable[tuple[bytes, bytes, int]], track_dirty: bool = True
               ) -> dict[str, RepState]:
-    """Rebuild reps from (key, value) changelog entries, latest value per key."""
+    """Rebuild reps from (key, value, format) changelog entries, latest value per key;
+    units of an older format are upgraded and left dirty, to be written anew."""
     reps: dict[str, RepState] = {}
-    for raw_key, raw_value in entries:
+    upgraded: set[str] = set()
+    for raw_key, raw_value, version in entries:
+        if version > FORMAT:
+            raise NewerFormat(f"state unit {raw_key[:80]!r} is in format {version}; this "
+                              f"release reads formats up to {FORMAT}")
         rep_id, unit = decode_key(raw_key)
         rep = reps.get(rep_id)
         if rep is None:
             rep = reps[rep_id] = RepState(rep_id, track_dirty)
-        load_unit(rep, unit, orjson.loads(raw_value))
+        value = orjson.loads(raw_value)
+        if version == FORMAT:
+            load_unit(rep, unit, value)
+            continue
+        upgraded.add(rep_id)
+        for new_unit, new_value in upgrade.unit(unit, value, version):
+            if new_unit[0] != "e":  # dedupe chunks keep their keys: rewritten as they grow
+                rep.mark(new_unit)
+            load_unit(rep, new_unit, new_value)
+    for rep_id in upgraded:
+        upgrade.settle(reps[rep_id])
     return reps

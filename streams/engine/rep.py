@@ -18,7 +18,8 @@ from operator import add, sub
 from typing import Any
 
 from streams.catalog import MEASURE_INDEX as I
-from streams.catalog import MEASURES, MICRO, WINDOWS, Window
+from streams.catalog import MEASURES, WINDOWS, Window
+from streams.engine import deals as deal_measures
 from streams.engine.dedupe import MAX_HOURS, Seen
 from streams.engine.windows import HOUR_US, MINUTE_US, start_bucket
 from streams.events import Event
@@ -39,8 +40,6 @@ SENTIMENT_DELTAS = {s: (I["replies_" + s], 1) for s in ("positive", "negative", 
 TOUCHES_1, CALLS_1, CONNECTED_1, VALUE_MESSAGE_1, REPLIES_1 = (
     (I[name], 1) for name in ("touches", "calls", "calls_connected", "value_message_calls",
                               "replies"))
-# Deal record slots: earliest opened, touches, won times, lost times, latest event.
-OPENED, TOUCHES, WON, LOST, LAST = range(5)
 
 Key = tuple[Any, ...]  # a unit of persisted state: ("h", hour), ("x", prospect), ...
 Deltas = list[tuple[int, Any]]
@@ -49,8 +48,8 @@ Deltas = list[tuple[int, Any]]
 class RepState:
     """State of one rep; `dirty` collects changed units when persistence is on."""
 
-    __slots__ = ("rep_id", "team_id", "team_ts", "max_ts", "minutes", "hours",
-                 "prospects", "deals", "seen", "pending", "caches", "dirty",
+    __slots__ = ("rep_id", "team_id", "team_ts", "max_ts", "marks", "minutes", "hours",
+                 "prospects", "deals", "deal_touches", "seen", "pending", "caches", "dirty",
                  "swept_day")
 
     def __init__(self, rep_id: str, track_dirty: bool = False) -> None:
@@ -58,11 +57,13 @@ class RepState:
         self.team_id = ""
         self.team_ts = -(2**62)
         self.max_ts = -(2**62)
+        self.marks: dict[str, int] = {}  # event type -> its stream's watermark
         self.minutes: dict[int, list[Any]] = {}
         self.hours: dict[int, list[Any]] = {}
         # prospect -> latest touch time, or once replied [touch, reply, positive, negative]
         self.prospects: dict[str, Any] = {}
-        self.deals: dict[str, list[Any]] = {}
+        self.deals: dict[str, list[Any]] = {}  # see engine/deals.py
+        self.deal_touches: dict[str, Any] = {}  # deal -> sorted touch times (an array)
         self.seen: dict[str, Seen] = {}  # event type -> its dedupe memory
         self.pending: list[Event] = []
         # window name -> [is_minute_window, start bucket, running totals]
@@ -72,7 +73,7 @@ class RepState:
 
     # -- counters ---------------------------------------------------------------
 
-    def _add(self, ts: int, deltas: Deltas) -> None:
+    def add(self, ts: int, deltas: Deltas) -> None:
         """Add `deltas` at event time `ts`: to its hour, its minute and the live window totals."""
         minute = ts // MINUTE_US
         hour = minute // 60
@@ -124,14 +125,37 @@ class RepState:
 
     # -- events -----------------------------------------------------------------
 
-    def apply(self, e: Event) -> None:
-        if e.ts >= self.team_ts:  # on a tie the later arrival wins
+    def late(self, e: Event, lateness_us: int) -> bool:
+        """Move the event's stream watermark; True when the event is older than the
+        watermark minus the lateness (events.md: lateness is judged per stream)."""
+        mark = self.marks.get(e.type)
+        if mark is None or e.ts > mark:
+            self.marks[e.type] = e.ts
+            self.mark(("meta",))
+            return False
+        return e.ts < mark - lateness_us
+
+    def apply(self, e: Event, deal_retention_us: int) -> None:
+        # The team of the latest event; on a tie of occurred_at the greatest team_id, so
+        # the result never depends on arrival order.
+        if e.ts > self.team_ts or e.ts == self.team_ts and e.team_id > self.team_id:
             self.team_id, self.team_ts = e.team_id, e.ts
         if e.ts > self.max_ts:
             self.max_ts = e.ts
+        self.mark(("meta",))
+        if e.type == "deal":
+            deal_measures.apply_deal(self, e, deal_retention_us)
+        elif e.type == "touch":
+            self._touch(e)
+            if e.deal_id is not None:
+                deal_measures.deal_touch(self, e.deal_id, e.ts, deal_retention_us)
+        else:
+            _APPLY[e.type](self, e)
+
+    def mark(self, unit: Key) -> None:
+        """Note a changed unit of state for the next changelog flush."""
         if self.dirty is not None:
-            self.dirty.add(("meta",))
-        _APPLY[e.type](self, e)
+            self.dirty.add(unit)
 
     def _touch(self, e: Event) -> None:
         deltas = [TOUCHES_1]
@@ -142,14 +166,12 @@ class RepState:
             if e.value_message:
                 deltas.append(VALUE_MESSAGE_1)
         self._touch_prospect(e.prospect_id, e.ts, deltas)  # type: ignore[arg-type]
-        self._add(e.ts, deltas)
-        if e.deal_id is not None:
-            self._deal_touch(e.deal_id, e.ts)
+        self.add(e.ts, deltas)
 
     def _reply(self, e: Event) -> None:
         deltas = [REPLIES_1, SENTIMENT_DELTAS[e.sentiment]]  # type: ignore[index]
         self._reply_prospect(e.prospect_id, e.ts, SENTIMENT_SLOTS[e.sentiment], deltas)  # type: ignore[arg-type,index]
-        self._add(e.ts, deltas)
+        self.add(e.ts, deltas)
 
     def _meeting(self, e: Event) -> None:
         deltas: Deltas = []
@@ -166,7 +188,7 @@ class RepState:
         elif e.status == "no_show":
             deltas.append((I["meetings_no_show"], 1))
         if deltas:
-            self._add(e.ts, deltas)
+            self.add(e.ts, deltas)
 
     def _nps(self, e: Event) -> None:
         deltas = [(I["nps_responses"], 1)]
@@ -174,7 +196,7 @@ class RepState:
             deltas.append((I["nps_promoters"], 1))
         elif e.score <= 6:
             deltas.append((I["nps_detractors"], 1))
-        self._add(e.ts, deltas)
+        self.add(e.ts, deltas)
 
     # -- prospect cohorts ---------------------------------------------------------
 
@@ -184,11 +206,11 @@ class RepState:
         if before == after:
             return
         if before is not None:
-            self._add(before, [down])
+            self.add(before, [down])
         if after == ts:
             deltas.append(up)  # lands with the event's own deltas
         else:
-            self._add(after, [up])
+            self.add(after, [up])
 
     def _touch_prospect(self, prospect_id: str, ts: int, deltas: Deltas) -> None:
         rec = self.prospects.get(prospect_id)
@@ -237,52 +259,6 @@ class RepState:
         if self.dirty is not None:
             self.dirty.add(("x", prospect_id))
 
-    # -- deals ------------------------------------------------------------------
-
-    def _deal_record(self, deal_id: str, ts: int) -> list[Any]:
-        rec = self.deals.get(deal_id)
-        if rec is None:
-            rec = self.deals[deal_id] = [None, 0, [], [], ts]
-        elif ts > rec[LAST]:
-            rec[LAST] = ts
-            self._to_back(self.deals, deal_id)
-        if self.dirty is not None:
-            self.dirty.add(("d", deal_id))
-        return rec
-
-    def _deal_touch(self, deal_id: str, ts: int) -> None:
-        rec = self._deal_record(deal_id, ts)
-        rec[TOUCHES] += 1
-        for won in rec[WON]:
-            self._add(won, [(I["touches_on_won_deals"], 1)])
-        for lost in rec[LOST]:
-            self._add(lost, [(I["touches_on_lost_deals"], 1)])
-
-    def _deal(self, e: Event) -> None:
-        if e.stage == "proposal":
-            return
-        rec = self._deal_record(e.deal_id, e.ts)  # type: ignore[arg-type]
-        opened = rec[OPENED]
-        if e.stage == "won":
-            rec[WON].append(e.ts)
-            deltas = [(I["deals_won"], 1), (I["revenue_won"], round(e.amount * MICRO)),
-                      (I["touches_on_won_deals"], rec[TOUCHES])]
-            if opened is not None:
-                deltas += [(I["cycle_days_won_sum"], e.ts - opened),
-                           (I["deals_won_with_cycle"], 1)]
-            self._add(e.ts, deltas)
-        elif e.stage == "lost":
-            rec[LOST].append(e.ts)
-            self._add(e.ts, [(I["deals_lost"], 1), (I["touches_on_lost_deals"], rec[TOUCHES])])
-        elif opened is None or e.ts < opened:  # the earliest opened event sets the cycle
-            rec[OPENED] = e.ts
-            for won in rec[WON]:
-                if opened is None:
-                    self._add(won, [(I["cycle_days_won_sum"], won - e.ts),
-                                    (I["deals_won_with_cycle"], 1)])
-                else:
-                    self._add(won, [(I["cycle_days_won_sum"], opened - e.ts)])
-
     # -- dedupe and expiry ------------------------------------------------------
 
     def admit(self, e: Event, horizon_us: int) -> bool:
@@ -311,9 +287,12 @@ class RepState:
         if cache is not None and cache[1] <= max(gone):
             del self.caches[MINUTE_WINDOW]  # it would look for these minutes to subtract them
 
-    def prune_old(self, keep_from: int, drop_before: int, horizon_us: int) -> None:
+    def prune_old(self, keep_from: int, drop_before: int, horizon_us: int, lateness_us: int,
+                  deal_retention_us: int) -> None:
         """Daily: also drop hours, prospects, deals and dedupe ids past their horizon.
-        Dicts are kept in update order, so each expiry scan stops at the first live entry."""
+        Dicts are kept in update order, so each expiry scan stops at the first live entry.
+        Nothing dropped can change a read: `keep_from` lies before every window of every
+        later read, with margin (engine.py), and deals.prune keeps what a deal can use."""
         self.prune_recent(drop_before)
         for seen in self.seen.values():
             seen.forget(horizon_us, everything=True)
@@ -321,11 +300,10 @@ class RepState:
         dropped: list[Key] = [("h", h) for h in _prefix_below(self.hours, floor)]
         dropped += [("x", p) for p in _prefix_where(
             self.prospects, lambda rec: prospect_time(rec) < keep_from)]
-        dropped += [("d", d) for d in _prefix_where(self.deals, lambda rec: rec[LAST] < keep_from)]
-        stores: dict[str, dict[Any, Any]] = {"h": self.hours, "x": self.prospects,
-                                             "d": self.deals}
+        stores: dict[str, dict[Any, Any]] = {"h": self.hours, "x": self.prospects}
         for name, key in dropped:
             del stores[name][key]
+        dropped += deal_measures.prune(self, keep_from, lateness_us, deal_retention_us)
         if dropped:
             self.caches.clear()  # rebuilt on the next read, never reading a dropped bucket
             self._mark(dropped)
@@ -362,5 +340,4 @@ def _prefix_where(records: dict[Any, Any], expired: Any, floor: int | None = Non
     return keys
 
 
-_APPLY = {"touch": RepState._touch, "reply": RepState._reply, "meeting": RepState._meeting,
-          "deal": RepState._deal, "nps": RepState._nps}
+_APPLY = {"reply": RepState._reply, "meeting": RepState._meeting, "nps": RepState._nps}

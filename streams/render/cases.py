@@ -86,7 +86,7 @@ def _guarded(alert: Alert) -> tuple[int, tuple[str, ...]]:
 def absolute_cases(alert: Alert, team: str) -> list[Case]:
     kpi = KPI_BY_NAME[alert.kpi]
     rep = "r-1"
-    t = Fraction(str(alert.threshold)) / Fraction(str(kpi.scale))
+    t = Fraction(str(alert.threshold)) * kpi.per / Fraction(str(kpi.scale))
     den, guard = _guarded(alert)
     g_min = math.ceil(alert.guard_min)
 

@@ -71,7 +71,8 @@ def kpi_expr(level: str, kpi: Kpi) -> str:
         numerator = f"(\n  {numerator}\n)"
     if kpi.scale != 1:
         numerator = f"{number(kpi.scale)} * {numerator}"
-    return f"{numerator}\n/\n({measures_total(level, kpi.denominator)} > 0)"
+    per = f"\n/ {kpi.per}" if kpi.per != 1 else ""  # seconds shown in days
+    return f"{numerator}\n/\n({measures_total(level, kpi.denominator)} > 0){per}"
 
 
 def magic_number_expr() -> str:

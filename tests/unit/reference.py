@@ -16,6 +16,7 @@ HOUR = 3600 * US
 DAY = 86_400 * US
 LATENESS = 30 * DAY
 DEDUPE_HORIZON = DAY
+DEAL_RETENTION = 180 * DAY  # the engine's default (README "Semantics")
 
 # (name, length, step) as in kpis.md "Windows".
 WINDOWS = (("1h", HOUR, MINUTE), ("24h", DAY, HOUR), ("7d", 7 * DAY, HOUR),
@@ -26,9 +27,10 @@ MEASURES = (
     "replies", "replies_positive", "replies_negative", "replies_neutral", "prospects_replied",
     "prospects_replied_positive", "prospects_replied_negative", "meetings_booked",
     "next_steps_booked", "first_appointments_held", "meetings_held", "meetings_no_show",
-    "deals_won", "deals_lost", "revenue_won", "cycle_days_won_sum", "deals_won_with_cycle",
+    "deals_won", "deals_lost", "revenue_won", "won_cycle_seconds", "deals_won_with_cycle",
     "touches_on_won_deals", "touches_on_lost_deals", "nps_responses", "nps_promoters",
-    "nps_detractors", "first_appointments_booked",
+    "nps_detractors", "deals_opened", "proposals_sent", "quote_turnaround_seconds",
+    "quotes_with_open", "first_appointments_booked",
 )
 # name -> (numerator terms with signs, denominator terms, scale), from the kpis.md table.
 KPIS: dict[str, tuple[tuple[tuple[str, int], ...], tuple[str, ...], float]] = {
@@ -44,7 +46,10 @@ KPIS: dict[str, tuple[tuple[tuple[str, int], ...], tuple[str, ...], float]] = {
     "value_message_call_share": ((("value_message_calls", 1),), ("calls",), 1.0),
     "close_ratio": ((("deals_won", 1),), ("deals_won", "deals_lost"), 1.0),
     "avg_revenue_per_sale": ((("revenue_won", 1),), ("deals_won",), 1.0),
-    "avg_sales_cycle_days": ((("cycle_days_won_sum", 1),), ("deals_won_with_cycle",), 1.0),
+    "avg_sales_cycle_days": ((("won_cycle_seconds", 1),), ("deals_won_with_cycle",),
+                             1 / 86400),
+    "avg_quote_turnaround_days": ((("quote_turnaround_seconds", 1),), ("quotes_with_open",),
+                                  1 / 86400),
     "touches_per_won_deal": ((("touches_on_won_deals", 1),), ("deals_won",), 1.0),
     "touches_per_lost_deal": ((("touches_on_lost_deals", 1),), ("deals_lost",), 1.0),
     "nps": ((("nps_promoters", 1), ("nps_detractors", -1)), ("nps_responses",), 100.0),
@@ -75,11 +80,12 @@ def classify(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None
     counts: dict[str, Any] = {"applied": 0, "duplicates": 0, "late": 0,
                               "rejected": Counter(), "after_as_of": 0}
     applied: list[Event] = []
-    # README: duplicates are judged per rep and type, against the newest applied
-    # event of that rep and type (the scope Kafka keeps in order).
+    # events.md "Streams": duplicates and lateness are judged per stream (rep and type);
+    # README: a duplicate is the same id applied within the horizon of the stream's
+    # newest applied event.
     applied_times: dict[tuple[str, str, str], list[int]] = {}  # (rep, type, id) -> times
     newest: dict[tuple[str, str], int] = {}  # (rep, type) -> newest applied time
-    watermark: int | None = None
+    watermarks: dict[tuple[str, str], int] = {}  # (rep, type) -> newest occurred_at read
     for line in lines:
         if not line.strip():
             continue
@@ -88,8 +94,9 @@ def classify(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None
         except Rejected as exc:
             counts["rejected"][exc.reason] += 1
             continue
-        before = watermark
-        watermark = event.ts if watermark is None else max(watermark, event.ts)
+        stream = (event.rep_id, event.type)
+        before = watermarks.get(stream)
+        watermarks[stream] = event.ts if before is None else max(before, event.ts)
         if as_of is not None and event.ts >= as_of:
             counts["after_as_of"] += 1
         elif before is not None and event.ts < before - lateness:
@@ -111,7 +118,8 @@ def classify(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None
 # -- measures of one rep over one window, straight from the definitions ---------------
 
 
-def rep_measures(events: Sequence[Event], as_of: int, start: int) -> dict[str, Any]:
+def rep_measures(events: Sequence[Event], as_of: int, start: int,
+                 deal_retention: int = DEAL_RETENTION) -> dict[str, Any]:
     """Every measure of one rep's applied events over [start, as_of)."""
     before_t = [e for e in events if e.ts < as_of]
     inside = [e for e in before_t if start <= e.ts]
@@ -130,16 +138,28 @@ def rep_measures(events: Sequence[Event], as_of: int, start: int) -> dict[str, A
     booked = [e for e in meetings if e.status == "booked"]
     won, lost = of("deal", stage="won"), of("deal", stage="lost")
 
-    def deal_touches(deal_id: str | None) -> int:
-        return sum(1 for e in before_t if e.type == "touch" and e.deal_id == deal_id)
+    def deal_touches(closed: Event) -> int:
+        """Touches on the deal at most the retention before the won or lost event."""
+        return sum(1 for e in before_t if e.type == "touch" and e.deal_id == closed.deal_id
+                   and e.ts >= closed.ts - deal_retention)
+
+    lives = deal_lives([e for e in before_t if e.type == "deal"], deal_retention)
+
+    def earliest(life: list[Event], stage: str) -> int | None:
+        return min((e.ts for e in life if e.stage == stage), default=None)
 
     cycle_us, with_cycle = 0, 0
     for w in won:
-        opened = [e.ts for e in before_t if e.type == "deal" and e.stage == "opened"
-                  and e.deal_id == w.deal_id]
-        if opened:
-            cycle_us += w.ts - min(opened)
+        opened = earliest(lives[id(w)], "opened")
+        if opened is not None:
+            cycle_us += w.ts - opened
             with_cycle += 1
+    quote_us, quotes = 0, 0
+    for life in {id(life): life for life in lives.values()}.values():
+        first, opened = earliest(life, "proposal"), earliest(life, "opened")
+        if first is not None and opened is not None and start <= first:
+            quote_us += first - opened
+            quotes += 1
     nps = of("nps")
     return {
         "touches": len(touches),
@@ -162,15 +182,36 @@ def rep_measures(events: Sequence[Event], as_of: int, start: int) -> dict[str, A
         "deals_won": len(won),
         "deals_lost": len(lost),
         "revenue_won": sum(e.amount for e in won),
-        "cycle_days_won_sum": cycle_us / DAY if cycle_us else 0,
+        "won_cycle_seconds": cycle_us / US if cycle_us else 0,
         "deals_won_with_cycle": with_cycle,
-        "touches_on_won_deals": sum(deal_touches(e.deal_id) for e in won),
-        "touches_on_lost_deals": sum(deal_touches(e.deal_id) for e in lost),
+        "touches_on_won_deals": sum(deal_touches(e) for e in won),
+        "touches_on_lost_deals": sum(deal_touches(e) for e in lost),
         "nps_responses": len(nps),
         "nps_promoters": sum(1 for e in nps if e.score >= 9),
         "nps_detractors": sum(1 for e in nps if e.score <= 6),
+        "deals_opened": len(of("deal", stage="opened")),
+        "proposals_sent": len(of("deal", stage="proposal")),
+        "quote_turnaround_seconds": quote_us / US if quote_us else 0,
+        "quotes_with_open": quotes,
         "first_appointments_booked": sum(1 for e in booked if e.kind == "first_appointment"),
     }
+
+
+def deal_lives(deal_events: Sequence[Event], retention: int) -> dict[int, list[Event]]:
+    """id(event) -> the events of its deal's life, from one rep's applied deal events in
+    stream order. A deal is forgotten once the stream's newest applied event is more than
+    the retention past the deal's latest event; its next event starts a new life."""
+    lives: dict[int, list[Event]] = {}
+    current: dict[str, list[Event]] = {}
+    newest: int | None = None
+    for e in deal_events:
+        newest = e.ts if newest is None else max(newest, e.ts)
+        life = current.get(e.deal_id)  # type: ignore[arg-type]
+        if life is None or max(x.ts for x in life) < newest - retention:
+            life = current[e.deal_id] = []  # type: ignore[index]
+        life.append(e)
+        lives[id(e)] = life
+    return lives
 
 
 def kpi_values(m: dict[str, Any]) -> dict[str, float | None]:
@@ -197,16 +238,16 @@ def team_extra(target: float | None, rows: dict[str, dict[str, Any]]) -> dict[st
 
 
 def current_teams(applied: Sequence[Event]) -> dict[str, str]:
-    """rep -> team_id of its latest applied event (a tie goes to the later in the file)."""
+    """rep -> team_id of its latest applied event (events.md: on a tie of occurred_at the
+    greatest team_id)."""
     latest: dict[str, tuple[int, str]] = {}
     for e in applied:
-        if e.rep_id not in latest or e.ts >= latest[e.rep_id][0]:
-            latest[e.rep_id] = (e.ts, e.team_id)
+        latest[e.rep_id] = max(latest.get(e.rep_id, (e.ts, e.team_id)), (e.ts, e.team_id))
     return {rep: team for rep, (_, team) in latest.items()}
 
 
-def snapshot(applied: Sequence[Event], as_of: int,
-             targets: dict[str, float] | None = None) -> dict[str, Any]:
+def snapshot(applied: Sequence[Event], as_of: int, targets: dict[str, float] | None = None,
+             deal_retention: int = DEAL_RETENTION) -> dict[str, Any]:
     """The `as_of`, `reps` and `teams` parts of the replay document for applied events."""
     before_t = [e for e in applied if e.ts < as_of]
     teams = current_teams(before_t)
@@ -215,7 +256,7 @@ def snapshot(applied: Sequence[Event], as_of: int,
     for rep in sorted(teams):
         mine = [e for e in before_t if e.rep_id == rep]
         for name, length, step in WINDOWS:
-            m = rep_measures(mine, as_of, window_start(as_of, length, step))
+            m = rep_measures(mine, as_of, window_start(as_of, length, step), deal_retention)
             reps.append({"rep_id": rep, "team_id": teams[rep], "window": name,
                          "measures": m, "kpis": kpi_values(m)})
             total = per_team.setdefault(teams[rep], {}).setdefault(name, dict.fromkeys(m, 0))
@@ -233,7 +274,8 @@ def snapshot(applied: Sequence[Event], as_of: int,
 
 
 def replay(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None = None,
-           targets: dict[str, float] | None = None) -> dict[str, Any]:
+           targets: dict[str, float] | None = None,
+           deal_retention: int = DEAL_RETENTION) -> dict[str, Any]:
     """The replay contract's JSON document, computed by brute force."""
     applied, counts = classify(lines, as_of, now_us)
     if as_of is None:
@@ -242,7 +284,7 @@ def replay(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None =
         else:
             assert now_us is not None, "no applied event: T defaults to the clock"
             as_of = now_us
-    return snapshot(applied, as_of, targets) | {"events": counts}
+    return snapshot(applied, as_of, targets, deal_retention) | {"events": counts}
 
 
 # -- comparison ------------------------------------------------------------------------

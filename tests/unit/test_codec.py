@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from streams.engine import APPLIED, DUPLICATE, Engine, EngineConfig, RepState, take_snapshot
-from streams.engine.codec import decode_key, dedupe_slots, dirty_entries, encode_key, load_reps
+from streams.engine import (
+    APPLIED,
+    DUPLICATE,
+    Engine,
+    EngineConfig,
+    RepState,
+    take_snapshot,
+    upgrade,
+)
+from streams.engine.codec import (
+    FORMAT,
+    NewerFormat,
+    decode_key,
+    dedupe_slots,
+    dirty_entries,
+    encode_key,
+    load_reps,
+    record_format,
+)
 from streams.engine.rep import prospect_time
 from streams.events import Event, format_timestamp, parse_event
 from streams.generator import Generator, spaced, stream
@@ -39,9 +57,8 @@ def test_recovered_state_reads_like_the_live_state(flush_every: int) -> None:
     # ~50 days of events: buckets fold, prospects and deals expire, dedupe hours roll.
     live, changelog = _engine_fed(48_000, flush_every)
     recovered = Engine(EngineConfig(track_dirty=True))
-    recovered.reps = load_reps((k, v) for k, v in changelog.items() if v is not None)
+    recovered.reps = load_reps((k, v, FORMAT) for k, v in changelog.items() if v is not None)
     recovered.newest_applied = live.newest_applied
-    recovered.watermark = live.watermark
     for later in (1, HOUR_US // 2, HOUR_US):  # the 1h window reads the recovered minutes
         as_of = live.newest_applied + later  # type: ignore[operator]
         assert take_snapshot(recovered, as_of) == take_snapshot(live, as_of)
@@ -51,8 +68,9 @@ def test_recovered_state_reads_like_the_live_state(flush_every: int) -> None:
         assert _remembered(again, horizon) == _remembered(rep, horizon)
         keep = live.newest_applied - live.config.retention_us  # type: ignore[operator]
         assert _live(again.prospects, keep) == _live(rep.prospects, keep)
-        assert {d: r for d, r in again.deals.items() if r[-1] >= keep} == {
-            d: r for d, r in rep.deals.items() if r[-1] >= keep}
+        assert again.deals == rep.deals
+        assert again.deal_touches == rep.deal_touches
+        assert again.marks == rep.marks
 
 
 def _live(prospects: dict[str, Any], keep: int) -> dict[str, Any]:
@@ -103,8 +121,8 @@ def test_a_reused_dedupe_slot_answers_like_the_live_engine() -> None:
         changelog.update(dirty_entries(live.reps["r"]))
     assert [k for k in changelog if decode_key(k)[1][:1] == ("e",) and decode_key(k)[1][3] == 4]
     recovered = Engine(EngineConfig(track_dirty=True))
-    recovered.reps = load_reps((k, v) for k, v in changelog.items() if v is not None)
-    recovered.watermark, recovered.newest_applied = live.watermark, live.newest_applied
+    recovered.reps = load_reps((k, v, FORMAT) for k, v in changelog.items() if v is not None)
+    recovered.newest_applied = live.newest_applied
     later = START + slots * HOUR_US + 1_000_000
     answers = [(e.offer(_touch("old-0", later)), e.offer(_touch("new-0", later)))
                for e in (live, recovered)]
@@ -120,7 +138,7 @@ def test_pending_events_survive_a_restart() -> None:
     engine.offer(event, now_us=event.ts - 10_000_000)  # 10 s in the worker's future
     changelog = dict(dirty_entries(engine.reps["r"]))
     recovered = Engine()
-    recovered.reps = load_reps((k, v) for k, v in changelog.items() if v is not None)
+    recovered.reps = load_reps((k, v, FORMAT) for k, v in changelog.items() if v is not None)
     row = take_snapshot(recovered, event.ts + 1).reps[0]
     assert row.measures()["touches"] == 1
 
@@ -143,3 +161,72 @@ def test_each_event_id_is_written_once() -> None:
                 if decode_key(key)[1][0] == "e" and value is not None:
                     written += len(orjson.loads(value)[1])  # [hour, ids]
     assert written == engine.counts.applied
+
+
+# -- state written by release 0.1 (changelog format 1) -------------------------------
+
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+FORMAT_1_MEASURES = {upgrade.RENAMED.get(m, m) for m in upgrade.FORMAT_1_MEASURES}
+
+
+def _format_1_state() -> dict[str, RepState]:
+    """tests/fixtures/v1-changelog.jsonl (written by release 0.1 for v1-events.jsonl, no
+    version header) read as recovery does: the latest value per key before the last marker."""
+    latest: dict[bytes, bytes | None] = {}
+    for line in (FIXTURES / "v1-changelog.jsonl").read_bytes().splitlines():
+        record = orjson.loads(line)
+        if not record["key"].startswith("\x00"):
+            latest[record["key"].encode()] = (None if record["value"] is None
+                                              else record["value"].encode())
+    return load_reps((k, v, record_format([])) for k, v in latest.items() if v is not None)
+
+
+def _later_events() -> list[Event]:
+    """Events after the upgrade: the same reps, deals and prospects go on."""
+    first = max(parse_event(line).ts for line in (FIXTURES / "v1-events.jsonl").read_bytes()
+                .splitlines())
+    gen = Generator(reps=5, teams=2, seed=12)
+    return [parse_event(raw.replace(b'"e-', b'"later-'))
+            for _, raw in stream(gen, spaced(first, 120_000_000, 800, seed=4), 0, 0.03)]
+
+
+def _rows(engine: Engine, as_of: int) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(r.group_id, r.window): r.measures() for r in take_snapshot(engine, as_of).reps}
+
+
+def test_format_1_state_recovers_exactly_after_measures_are_added() -> None:
+    recovered = Engine(EngineConfig(track_dirty=True))
+    recovered.reps = _format_1_state()
+    recovered.newest_applied = max(rep.max_ts for rep in recovered.reps.values())
+    assert all(rep.dirty for rep in recovered.reps.values())  # rewritten at the next flush
+    full = Engine()
+    for line in (FIXTURES / "v1-events.jsonl").read_bytes().splitlines():
+        full.offer(parse_event(line))
+    as_of = recovered.newest_applied + 1
+    old, new = _rows(recovered, as_of), _rows(full, as_of)
+    assert old.keys() == new.keys() and len(old) == 5 * 4
+    for key, measures in old.items():  # every measure release 0.1 had is exact
+        assert {m: v for m, v in measures.items() if m in FORMAT_1_MEASURES} == {
+            m: v for m, v in new[key].items() if m in FORMAT_1_MEASURES}, key
+    assert sum(m["touches_on_won_deals"] + m["won_cycle_seconds"] for m in old.values()) > 0
+    later = _later_events()
+    afterwards = Engine()
+    for event in later:
+        recovered.offer(event)
+        full.offer(event)
+        afterwards.offer(event)
+    as_of = max(e.ts for e in later) + 1
+    old, new, only_later = (_rows(e, as_of) for e in (recovered, full, afterwards))
+    for key, measures in old.items():
+        assert {m: v for m, v in measures.items() if m in FORMAT_1_MEASURES} == {
+            m: v for m, v in new[key].items() if m in FORMAT_1_MEASURES}, key
+        # Measures added since count from the upgrade on.
+        for name in ("deals_opened", "proposals_sent"):
+            assert measures[name] == only_later.get(key, {}).get(name, 0), (key, name)
+    assert sum(m["deals_opened"] + m["proposals_sent"] for m in old.values()) > 0
+
+
+def test_a_newer_format_is_refused_with_a_clear_error() -> None:
+    key = encode_key("r-1", ("meta",))
+    with pytest.raises(NewerFormat, match="format 3; this release reads formats up to 2"):
+        load_reps([(key, b'["t", 1, 1, {}]', 3)])

@@ -75,7 +75,7 @@ def test_every_kpi_has_a_guarded_rule_per_level_covering_every_window(level: str
     rule = _rules(RECORDING_FILE)[kpi_record(level, kpi.name)]
     # No window matcher: one rule yields a series per window label, i.e. every window.
     assert "window=" not in rule["expr"]
-    assert re.search(r"> 0\)$", rule["expr"]), "the denominator needs the > 0 guard"
+    assert re.search(r"> 0\)(\n/ \d+)?$", rule["expr"]), "the denominator needs the > 0 guard"
     for measure in {m for m, _ in kpi.numerator} | set(kpi.denominator):
         assert f"salespulse_{measure}" in rule["expr"]
 

@@ -19,6 +19,7 @@ SLOT = 10 * MINUTE  # one event per rep every ten minutes
 DEAL_SLOTS = 2 * DAY // SLOT  # one deal per rep every two days, opened then won
 REPS = ("r1", "r2", "r3")
 RETENTION = EngineConfig().retention_us  # 30d + max skew + 1h
+DEAL_RETENTION = EngineConfig().min_deal_retention_us  # so that deals expire too
 SWEEP = DAY  # state past the retention goes at the next daily sweep
 
 
@@ -66,7 +67,7 @@ def stream() -> list[bytes]:
 @pytest.fixture(scope="module")
 def fed() -> tuple[Engine, list[bytes], int]:
     lines = stream()
-    engine = Engine()
+    engine = Engine(EngineConfig(deal_retention_us=DEAL_RETENTION))
     for line in lines:
         engine.offer(parse_event(line))
     assert engine.newest_applied is not None
@@ -91,7 +92,9 @@ def test_state_covers_only_the_retention_horizon(fed: tuple[Engine, list[bytes],
     assert min(rep.hours) >= (newest - RETENTION - SWEEP) // HOUR
     days_kept = (RETENTION + SWEEP) // DAY + 2
     assert len(rep.prospects) <= 7 * days_kept  # seven new prospects a day
-    assert len(rep.deals) <= days_kept // 2 + 1  # a deal every two days
+    deal_days = (DEAL_RETENTION + SWEEP) // DAY + 2
+    assert len(rep.deals) <= deal_days // 2 + 1  # a deal every two days
+    assert len(rep.deal_touches) <= (deal_days + RETENTION // DAY) // 2 + 1
     remembered = sum(len(getattr(ids, "ids", ids)) for ids in rep.seen.values())
     recent = sum(1 for line in lines if (e := parse_event(line)).rep_id == rep_id
                  and e.ts >= newest - 2 * ref.DEDUPE_HORIZON - HOUR)
@@ -102,7 +105,7 @@ def test_reads_after_60_days_match_the_reference(fed: tuple[Engine, list[bytes],
     engine, lines, newest = fed
     as_of = newest + 1
     got = orjson.loads(to_json(ReplayResult(take_snapshot(engine, as_of), engine, 0)))
-    want = ref.replay(lines, as_of)
+    want = ref.replay(lines, as_of, deal_retention=DEAL_RETENTION)
     assert ref.differences(got, want) == []
     r1 = next(r["measures"] for r in got["reps"] if (r["rep_id"], r["window"]) == ("r1", "30d"))
     assert r1["deals_won_with_cycle"] >= 14 and r1["prospects_replied"] > 0  # not vacuous

@@ -38,10 +38,7 @@ def run(events: list[Event], batch: int | None, now_us: int | None) -> tuple[obj
     else:
         outcomes = []
         for at in range(0, len(events), batch):
-            chunk = events[at:at + batch]
-            screened = [e for e in chunk if engine.screen(e)]
-            taken = iter(engine.take_many(screened, now_us))
-            outcomes += [next(taken) if e in screened else "late" for e in chunk]
+            outcomes += engine.take_many(events[at:at + batch], now_us)
     as_of = max(e.ts for e in events) + 1 if now_us is None else now_us
     snapshot = take_snapshot(engine, as_of)
     return outcomes, engine.counts.as_dict(), snapshot.reps, snapshot.teams
