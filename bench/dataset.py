@@ -37,7 +37,8 @@ def settings_for(bootstrap: str, prefix: str) -> Settings:
 def source_topics(prefix: str) -> list[str]:
     """The five typed topics of a bench world, in a fixed order."""
     env = topic_env(prefix)
-    return [v for k, v in env.items() if k != "SALESPULSE_TOPIC_DEADLETTER"]
+    return [v for k, v in env.items()
+            if k not in ("SALESPULSE_TOPIC_DEADLETTER", "SALESPULSE_TOPIC_REKEYED")]
 
 
 def merged_topic(prefix: str) -> str:
@@ -46,16 +47,17 @@ def merged_topic(prefix: str) -> str:
 
 
 def produce(bootstrap: str, prefix: str, count: int, reps: int, teams: int, days: float,
-            partitions: int, merged: bool = False) -> dict[str, float]:
-    """Create the world's topics and fill them with `count` messages keyed by rep_id
-    (and, when `merged`, each message again in the world's merged topic)."""
+            partitions: int, merged: bool = False, keyed: bool = True) -> dict[str, float]:
+    """Create the world's topics and fill them with `count` messages keyed by rep_id, or
+    with no key (spread over the partitions at random, as some connectors send); when
+    `merged`, each message again in the world's merged topic."""
     create_topics(bootstrap, source_topics(prefix) + [merged_topic(prefix)] * merged,
                   partitions)
     say(f"producing {count:,} events ({reps:,} reps, {teams} teams, {days:g} days) "
         f"to {prefix}.sales.* ({partitions} partitions each)")
     t0 = time.monotonic()
     sent = bulk_publish(settings_for(bootstrap, prefix), events(count, reps, teams, days),
-                        max(count // 5, 1), merged_topic(prefix) if merged else None)
+                        max(count // 5, 1), merged_topic(prefix) if merged else None, keyed)
     seconds = time.monotonic() - t0
     say(f"produced {sent:,} in {seconds:.1f}s ({sent / seconds:,.0f}/s)")
     return {"messages": sent, "produce_seconds": round(seconds, 1)}
@@ -67,7 +69,7 @@ def new_producer(bootstrap: str) -> Producer:
                      "partitioner": "murmur2_random", "queue.buffering.max.messages": 500_000})
 
 
-def send(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
+def send(producer: Producer, topic: str, key: bytes | None, value: bytes) -> None:
     """Queue one message, waiting for room when the local queue is full."""
     while True:
         try:
@@ -78,14 +80,14 @@ def send(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
 
 
 def bulk_publish(settings: Settings, messages: Iterator[tuple[str, bytes]],
-                 progress_every: int, copy_to: str | None = None) -> int:
+                 progress_every: int, copy_to: str | None = None, keyed: bool = True) -> int:
     """Send (rep_id, JSON) pairs to their typed topics as fast as the broker takes them.
     (kafka-python's `streams.produce.publish` sends ~7k/s here: too slow for millions.)"""
     producer = new_producer(settings.bootstrap_servers)
     count = 0
     for rep_id, value in messages:
         key = rep_id.encode()
-        send(producer, topic_for(settings, value), key, value)
+        send(producer, topic_for(settings, value), key if keyed else None, value)
         if copy_to:
             send(producer, copy_to, key, value)
         count += 1

@@ -27,7 +27,7 @@ def ratios(r: dict[str, Any]) -> dict[str, float | None]:
     worker = _get(r, "throughput.worker.rate")
     return {name: _ratio(worker, _get(r, f"throughput.{name}.rate"))
             for name in ("faust_noop", "aiokafka_json", "aiokafka_orjson", "quix_hopping",
-                         "quix_noop")}
+                         "quix_noop", "worker_keyless")}
 
 
 def full_scale(r: dict[str, Any], key: str) -> tuple[Any, str]:
@@ -85,6 +85,8 @@ ROWS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
     ("2.   worker / Faust do-nothing", (("ratios.faust_noop", "x"),)),
     ("2.   worker / aiokafka json", (("ratios.aiokafka_json", "x"),)),
     ("2.   worker events per CPU-second", ((T + "worker.rate_per_cpu_second", "ev/s"),)),
+    ("2. worker, the same events with no key (re-keyed)", ((T + "worker_keyless.rate", "ev/s"),)),
+    ("2.   keyed / keyless", (("ratios.worker_keyless", "x"),)),
     ("3. Quix Streams hopping 1d/1h count per rep", ((T + "quix_hopping.rate", "ev/s"),)),
     ("3.   worker / Quix hopping count", (("ratios.quix_hopping", "x"),)),
     ("3. Quix Streams doing nothing", ((T + "quix_noop.rate", "ev/s"),)),

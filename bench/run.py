@@ -91,6 +91,8 @@ def stages(run: Run, args: argparse.Namespace, results: dict[str, Any]
         world = f"{run.stamp}-tput"
         results["throughput_set"] = produce(run.bootstrap, world, args.events, 1000, 20, 3.5,
                                             args.partitions, merged=True)
+        results["keyless_set"] = produce(run.bootstrap, f"{world}-keyless", args.events, 1000,
+                                         20, 3.5, args.partitions, keyed=False)
         return throughput.measure(run, world, args.events, args.partitions, args.repeat)
 
     return {

@@ -22,12 +22,21 @@ from faust.types import TP
 from faust.web import Request, Response, View
 from mode.types.signals import BaseSignalT
 
+from streams import batches as record_batches
 from streams import memory, restore
 from streams.engine import gc_paused
-from streams.engine.codec import dirty_entries, load_reps, to_json
+from streams.engine.codec import (
+    FORMAT,
+    HEADERS,
+    NewerFormat,
+    dirty_entries,
+    load_reps,
+    record_format,
+    to_json,
+)
 from streams.events import parse_timestamp
 from streams.exporter import CONTENT_TYPE
-from streams.pipeline import DeadLetter, Pipeline
+from streams.pipeline import DeadLetter, Forward, Pipeline
 from streams.produce import kafka_client_options
 from streams.settings import KafkaSecurity, Settings
 
@@ -45,9 +54,12 @@ class _CommitOverlapIsExpected(logging.Filter):
 
 
 logging.getLogger("mode.timers").addFilter(_CommitOverlapIsExpected())
+record_batches.install()
 settings = Settings.from_env()
 pipeline = Pipeline(settings)
-SOURCE_TOPICS = frozenset(settings.topics.values())
+# Every topic of events: the typed topics and the re-keyed one (messages that came with
+# another key than rep_id), all partitioned alike: partition p holds the reps of state p.
+SOURCE_TOPICS = frozenset([*settings.topics.values(), settings.repartition_topic])
 KAFKA_CLIENT = kafka_client_options(settings)  # for the plain consumers of restore.py
 FLUSH_TIMEOUT_S = 60.0
 # Source messages are applied BATCH_MAX at a time, or BATCH_WITHIN_S after the first waits.
@@ -58,7 +70,8 @@ BACKLOG_MESSAGES = 10 * BATCH_MAX  # more than this waiting: flush less often (s
 # last marker (offsets are never committed past one).
 STOP_TIMEOUT_S = 5.0
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
-KEY, VALUE = attrgetter("key"), attrgetter("value")
+KEY, VALUE, HEADERS_OF = attrgetter("key"), attrgetter("value"), attrgetter("headers")
+CURRENT_HEADERS = tuple(HEADERS)  # as a consumer hands them back
 PAST_ANY_END = 2**62  # the changelog offset Faust's own recovery would start from
 
 
@@ -123,7 +136,7 @@ class StateSync:
 
     def __init__(self) -> None:
         self.loaded: set[int] = set()
-        self.dead_letters: list[Any] = []  # delivery futures of dead letters
+        self.sent: list[Any] = []  # delivery futures of dead letters and re-keyed records
         self.lock = asyncio.Lock()  # one flush at a time: markers follow their own units
         self.flushed_at = 0.0  # time.monotonic() of the last flush that reached the broker
         self.marked: dict[int, dict[str, int]] = {}  # offsets in each partition's last marker
@@ -132,7 +145,9 @@ class StateSync:
         # recovery: per partition, units up to the last marker, units after it, its offsets
         self.flushed: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
         self.unfinished: dict[int, dict[bytes, bytes | None]] = defaultdict(dict)
-        self.offsets: dict[int, dict[str, int]] = {}
+        self.offsets: dict[int, dict[str, Any]] = {}  # the last marker read per partition
+        self.formats: dict[int, dict[bytes, int]] = defaultdict(dict)  # keys not in FORMAT
+        self.unreadable: set[int] = set()  # partitions a newer release wrote
 
     async def restore(self, partitions: set[int], moved: Callable[[], bool]) -> bool:
         """Rebuild the reps of the partitions not loaded yet from their changelog, read
@@ -179,15 +194,34 @@ class StateSync:
         partition = records[0].partition
         unfinished = self.unfinished[partition]
         keys, values = list(map(KEY, records)), list(map(VALUE, records))  # loops in C
+        formats = self._note_formats(partition, keys, list(map(HEADERS_OF, records)))
         start = 0
         for at in _indices(keys, MARKER):  # the units before a marker are flushed
             flushed = self.flushed[partition]
             flushed.update(unfinished)  # from earlier batches, then this one's
             unfinished.clear()
             flushed.update(zip(keys[start:at], values[start:at], strict=True))
-            self.offsets[partition] = orjson.loads(values[at])
+            self.offsets[partition] = _marker(orjson.loads(values[at]),
+                                              formats.get(MARKER, FORMAT))
             start = at + 1
         unfinished.update(zip(keys[start:], values[start:], strict=True))
+
+    def _note_formats(self, partition: int, keys: list[bytes], headers: list[Any]
+                      ) -> dict[bytes, int]:
+        """Remember the keys whose latest record is not in this release's format."""
+        formats = self.formats[partition]
+        if headers.count(CURRENT_HEADERS) == len(headers):  # the usual case, checked in C
+            if formats:
+                for key in keys:
+                    formats.pop(key, None)
+            return formats
+        for key, header in zip(keys, headers, strict=True):
+            version = record_format(header)
+            if version == FORMAT:
+                formats.pop(key, None)
+            else:
+                formats[key] = version
+        return formats
 
     def forget(self, partitions: set[int]) -> None:
         """Drop revoked partitions, and what a recovery of them had read so far: the next
@@ -198,6 +232,9 @@ class StateSync:
             self.unfinished.pop(partition, None)
             self.offsets.pop(partition, None)
             self.marked.pop(partition, None)
+            self.formats.pop(partition, None)
+        self.unreadable -= partitions
+        pipeline.metrics.unreadable_state.set(len(self.unreadable))
         self.committed = {tp: o for tp, o in self.committed.items()
                           if tp.partition not in partitions}
         self.corrections = [c for c in self.corrections if c[0] not in partitions]
@@ -208,17 +245,41 @@ class StateSync:
         unfinished = self.unfinished.pop(partition, {})
         # An unfinished flush is rewritten with the flushed values before compaction
         # could keep it as the latest value of its keys.
+        formats = self.formats.pop(partition, {})
+        try:
+            if formats.get(MARKER, FORMAT) > FORMAT:
+                raise NewerFormat(f"its flush markers are in format {formats[MARKER]}")
+            reps = load_reps((k, v, formats.get(k, FORMAT)) for k, v in flushed.items() if v)
+        except NewerFormat as exc:
+            self._refuse(partition, exc)
+            return 0, 0
+        # An unfinished flush is rewritten with the flushed values before compaction
+        # could keep it as the latest value of its keys.
         self.corrections += [(partition, key, flushed.get(key)) for key in unfinished]
-        reps = load_reps((k, v) for k, v in flushed.items() if v)
         del flushed  # the raw units, before the next partition's are read
+        if formats:
+            log.info("partition %d: %d state units of an older format read and upgraded; the "
+                     "next flush rewrites them (see streams/engine/upgrade.py)", partition,
+                     len(formats))
         pipeline.engine.reps.update(reps)
         for rep_id in reps:
             pipeline.rep_partition[rep_id] = partition
-        offsets = self.offsets.pop(partition, {})
-        self.marked[partition] = offsets
-        for topic, offset in offsets.items():
+        marker = self.offsets.pop(partition, {"offsets": {}, "forwarded": {}})
+        self.marked[partition] = marker["offsets"]
+        for topic, offset in marker["offsets"].items():
             pipeline.positions[(topic, partition)] = offset
+        pipeline.forwarded[partition] = dict(marker["forwarded"])
         return len(reps), len(unfinished)
+
+    def _refuse(self, partition: int, exc: Exception) -> None:
+        """A newer release wrote this partition's state: leave it alone, say so once."""
+        self.unreadable.add(partition)
+        pipeline.metrics.unreadable_state.set(len(self.unreadable))
+        log.error("partition %d of the changelog %s was written by a newer salespulse (%s): "
+                  "this worker leaves the partition alone (no events applied, no offsets "
+                  "committed) until a release that reads it runs; downgrading needs a reset "
+                  "of the state (delete the changelog topic and the consumer group's offsets)",
+                  partition, table.changelog_topic.get_topic_name(), exc)
 
     def _loaded(self, fresh: set[int]) -> None:
         """The engine's clock moves to the newest recovered event."""
@@ -263,7 +324,7 @@ class StateSync:
         """
         offsets = {}
         for tp in assignment:
-            if tp.topic in SOURCE_TOPICS:
+            if tp.topic in SOURCE_TOPICS and tp.partition not in self.unreadable:
                 offset = self.marked.get(tp.partition, {}).get(tp.topic)
                 if offset is not None and offset != self.committed.get(tp):
                     offsets[tp] = offset
@@ -279,7 +340,8 @@ class StateSync:
                 units += [(partition, key, value) for key, value in dirty_entries(rep, horizon)]
         offsets: dict[int, dict[str, int]] = defaultdict(dict)
         for (topic, partition), offset in pipeline.positions.items():
-            offsets[partition][topic] = offset
+            if partition not in self.unreadable:  # never a marker in a newer release's log
+                offsets[partition][topic] = offset
         marks = {p: o for p, o in offsets.items() if o != self.marked.get(p)}
         for partition, _, _ in units:
             marks.setdefault(partition, offsets.get(partition) or self.marked.get(partition, {}))
@@ -288,8 +350,9 @@ class StateSync:
     async def _send_all(self, units: list[tuple[int, bytes, bytes | None]],
                         marks: dict[int, dict[str, int]]) -> None:
         await self._send(units)
-        await self._send([(partition, MARKER, to_json(offsets))
-                          for partition, offsets in marks.items()])
+        await self._send([(partition, MARKER, to_json(
+            {"offsets": offsets, "forwarded": pipeline.forwarded.get(partition, {})}))
+            for partition, offsets in marks.items()])
 
     async def _send(self, records: list[tuple[int, bytes, bytes | None]]) -> None:
         """Hand records to aiokafka as whole batches per partition (in order), not one
@@ -303,15 +366,22 @@ class StateSync:
         for partition, items in by_partition.items():
             batch = producer.create_batch()
             for key, value in items:
-                if batch.append(key=key, value=value, timestamp=None) is None:  # full
+                if batch.append(key=key, value=value, timestamp=None,
+                                headers=HEADERS) is None:  # full
                     futures.append(await producer.send_batch(batch, topic, partition=partition))
                     batch = producer.create_batch()
-                    batch.append(key=key, value=value, timestamp=None)  # always fits alone
+                    batch.append(key=key, value=value, timestamp=None,
+                                 headers=HEADERS)  # always fits alone
             futures.append(await producer.send_batch(batch, topic, partition=partition))
-        futures += self.dead_letters
-        self.dead_letters = []
+        futures += self.sent
+        self.sent = []
         if futures:
             await asyncio.gather(*futures)
+
+
+def _marker(value: Any, version: int) -> dict[str, Any]:
+    """A flush marker's content: format 1 held the source offsets alone."""
+    return {"offsets": value, "forwarded": {}} if version == 1 else value  # type: ignore[no-any-return]
 
 
 def _assigned_partitions() -> set[int]:
@@ -528,13 +598,17 @@ class SourceBatches:
     async def apply(self) -> None:
         await _lock_state_between_rebalances()
         try:  # a flush sees a whole batch, its dead letters included
+            for report in record_batches.take_reports():
+                await _skip_undecodable(report)
             assigned = app.consumer.assignment()  # a revoked partition's next owner reads it
-            batch = [m for m in self.waiting if m.tp in assigned]
+            batch = [m for m in self.waiting
+                     if m.tp in assigned and m.partition not in state.unreadable]
             self.waiting = []
-            letters = pipeline.handle_many(
-                [(m.topic, m.partition, m.offset, m.key, m.value) for m in batch])
-            for letter in letters:
-                await _dead_letter(letter)
+            sends = pipeline.handle_many(
+                [(m.topic, m.partition, m.offset, m.key, m.value, m.headers or ())
+                 for m in batch])
+            for record in sends:
+                await _send(record)
         finally:
             state.lock.release()
         for message in batch:
@@ -604,7 +678,10 @@ app = faust.App(
     web_bind=settings.web_host,
     web_port=settings.web_port,
     broker_commit_interval=settings.commit_interval_s,
-    broker_session_timeout=10.0,
+    # Static membership: a restarted worker (same instance id) gets its partitions back at
+    # once, without waiting for its old session to time out.
+    consumer_group_instance_id=settings.instance_id or None,
+    broker_session_timeout=settings.session_timeout_s,
     broker_heartbeat_interval=1.0,
     producer_linger=0.01,
     producer_max_batch_size=512 * 1024,  # changelog flushes go out in whole batches
@@ -630,6 +707,7 @@ raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes, "value_serializer
                        "internal": True, "partitions": settings.partitions}
 sources = app.topic(*sorted(SOURCE_TOPICS), **raw)
 dead_letters = app.topic(settings.dead_letter_topic, **raw)
+rekeyed = app.topic(settings.repartition_topic, **raw)
 
 
 @app.on_partitions_revoked.connect
@@ -650,15 +728,33 @@ async def process(stream: Any) -> None:
         raise RuntimeError("source messages reach SourceBatches, never this stream")
 
 
-async def _dead_letter(letter: DeadLetter) -> None:
+async def _skip_undecodable(report: record_batches.Undecodable) -> None:
+    """One log line, a count and a dead letter for a batch the worker cannot decode."""
+    log.error("%s; the dead-letter topic has a record naming them (reason "
+              "undecodable_batch); a codec library missing here: install salespulse's "
+              "dependencies (cramjam)", report.describe())
+    pipeline.metrics.undecodable.labels(report.topic).inc()
+    pipeline.skip_undecodable(report.topic, report.partition, report.first, report.end)
+    await _send(DeadLetter(None, b"", "undecodable_batch", report.describe(), report.topic,
+                           report.partition, report.first))
+
+
+async def _send(record: DeadLetter | Forward) -> None:
+    """A dead letter, or a message re-keyed to its rep's partition; the next flush waits
+    for its delivery before its marker, so a crash sends it again, never loses it."""
+    if isinstance(record, Forward):
+        state.sent.append(await rekeyed.send(
+            key=record.rep_id.encode(), value=record.value, partition=record.partition,
+            headers=record.headers))
+        return
     try:
-        future = await dead_letters.send(key=letter.key, value=letter.value,
-                                         headers=letter.headers())
-        state.dead_letters.append(future)
+        future = await dead_letters.send(key=record.key, value=record.value,
+                                         headers=record.headers())
+        state.sent.append(future)
     except Exception:  # a dead letter that cannot be sent must not stop the worker
         pipeline.metrics.dead_letter_failures.inc()
         log.exception("could not send a dead letter (reason %s) from %s[%d]@%d",
-                      letter.reason, letter.topic, letter.partition, letter.offset)
+                      record.reason, record.topic, record.partition, record.offset)
 
 
 @app.page("/metrics")

@@ -40,6 +40,15 @@ REASONS: dict[str, str] = {
     "invalid_timestamp": "occurred_at is not an RFC 3339 timestamp with an offset",
     "future_timestamp": "occurred_at lies beyond the allowed clock skew in the future",
 }
+# Reasons of the Kafka record rather than its event (worker only).
+RECORD_REASONS: dict[str, str] = {
+    "tombstone": "the Kafka record has no value (a tombstone): there is no event to count",
+    "undecodable_batch": "a Kafka record batch could not be decoded (corrupt, or compressed "
+                         "with an unknown codec); the dead letter names its offsets, and "
+                         "its records stay in the source topic",
+    "rep_limit": "a new rep beyond `SALESPULSE_MAX_REPS`",
+}
+CONNECT_ENVELOPE = frozenset({"schema", "payload"})  # Kafka Connect JsonConverter, schemas on
 
 _RFC3339 = re.compile(
     r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})"
@@ -167,6 +176,8 @@ def _decode(raw: bytes | str) -> dict:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise Rejected("invalid_json", f"message is not valid JSON: {exc}"[:200]) from None
+    if isinstance(obj, dict) and obj.keys() == CONNECT_ENVELOPE:
+        obj = obj["payload"]  # written by Kafka Connect's JsonConverter with schemas
     if not isinstance(obj, dict):
         raise Rejected("not_an_object", f"message is a JSON {type(obj).__name__}, not an object")
     return obj

@@ -76,6 +76,18 @@ class PipelineMetrics:
             "salespulse_events_redelivered",
             "Messages consumed again after a restart or rebalance, skipped: the state "
             "already includes them.", registry=r)
+        self.rekeyed = Counter(
+            "salespulse_events_rekeyed",
+            "Messages on another partition than their rep's (keyed by something else than "
+            "rep_id, or not keyed), sent on to the re-keyed topic.", registry=r)
+        self.undecodable = Counter(
+            "salespulse_undecodable_batches",
+            "Kafka record batches that could not be decoded (corrupt, or an unknown "
+            "compression codec), skipped and dead-lettered.", ["topic"], registry=r)
+        self.unreadable_state = Gauge(
+            "salespulse_state_unreadable_partitions",
+            "Partitions whose changelog a newer release wrote: not processed until that "
+            "release runs.", registry=r)
         self.dead_letter_failures = Counter(
             "salespulse_dead_letter_failures", "Dead letters the producer failed to send.",
             registry=r)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import ssl
 import tempfile
 from collections.abc import Mapping
@@ -75,12 +76,15 @@ class Settings:
 
     bootstrap_servers: str = "127.0.0.1:9092"
     app_id: str = "salespulse"
+    instance_id: str = ""  # static group membership: a restarted worker gets its partitions
     topics: Mapping[str, str] = field(default_factory=lambda: dict(TOPIC_DEFAULTS))
     dead_letter_topic: str = "sales.deadletter"
+    repartition_topic: str = "salespulse-rekeyed"  # messages not keyed by rep_id, re-keyed
     partitions: int = 4
     web_host: str = "127.0.0.1"
     web_port: int = 6066
     commit_interval_s: float = 1.0
+    session_timeout_s: float = 10.0  # a worker gone this long loses its partitions
     backlog_commit_interval_s: float = 15.0  # while a backlog drains (see app.py)
     max_reps: int = 50_000
     dead_letter_max_bytes: int = 1_000_000  # larger rejected messages are cut (headers say)
@@ -134,19 +138,26 @@ class Settings:
             lateness_us=duration("SALESPULSE_LATENESS", "30d"),
             dedupe_horizon_us=duration("SALESPULSE_DEDUPE_HORIZON", "24h"),
             max_skew_us=duration("SALESPULSE_MAX_SKEW", "5m"),
+            deal_retention_us=duration("SALESPULSE_DEAL_RETENTION", "180d"),
             team_targets=parse_targets(env.get("SALESPULSE_TEAM_TARGETS", "")),
             track_dirty=True)
         topics = {kind: get(f"SALESPULSE_TOPIC_{kind.upper()}", default)
                   for kind, default in TOPIC_DEFAULTS.items()}
+        app_id = get("SALESPULSE_APP_ID", "salespulse")
+        web_port = int(number("SALESPULSE_WEB_PORT", "6066"))
         return cls(
             bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
-            app_id=get("SALESPULSE_APP_ID", "salespulse"),
+            app_id=app_id,
+            # unique per worker on a host (its port), the same after a restart
+            instance_id=get("SALESPULSE_INSTANCE_ID", f"{socket.gethostname()}-{web_port}"),
             topics=topics,
             dead_letter_topic=get("SALESPULSE_TOPIC_DEADLETTER", "sales.deadletter"),
+            repartition_topic=get("SALESPULSE_TOPIC_REKEYED", f"{app_id}-rekeyed"),
             partitions=int(number("SALESPULSE_PARTITIONS", "4")),
             web_host=get("SALESPULSE_WEB_HOST", "127.0.0.1"),
-            web_port=int(number("SALESPULSE_WEB_PORT", "6066")),
+            web_port=web_port,
             commit_interval_s=number("SALESPULSE_COMMIT_INTERVAL", "1.0", float),
+            session_timeout_s=number("SALESPULSE_SESSION_TIMEOUT", "10", float),
             backlog_commit_interval_s=number("SALESPULSE_BACKLOG_COMMIT_INTERVAL", "15", float),
             max_reps=int(number("SALESPULSE_MAX_REPS", "50000")),
             dead_letter_max_bytes=int(number("SALESPULSE_DEADLETTER_MAX_BYTES", "1000000")),

@@ -15,7 +15,7 @@ FIRST_APPOINTMENTS = 6
 def rep_events(rep: str, team: str, now_us: int, next_steps: int) -> list[tuple[str, bytes]]:
     """~45 events in the last 20 minutes: touches (calls, value messages, on deals),
     replies of each sentiment, 6 first appointments booked and held, `next_steps` demos
-    booked, a no-show, 3 deals opened (2 won, 1 lost) and 3 NPS answers."""
+    booked, a no-show, 3 deals opened (each quoted, 2 won, 1 lost) and 3 NPS answers."""
     events: list[dict[str, Any]] = []
 
     def add(type_: str, minutes_ago: float, **fields: Any) -> None:
@@ -44,6 +44,8 @@ def rep_events(rep: str, team: str, now_us: int, next_steps: int) -> list[tuple[
     for i in range(next_steps):
         add("meeting", 9, meeting_id=f"{rep}-demo{i}", status="booked", kind="demo")
     add("meeting", 8, meeting_id=f"{rep}-fu", status="no_show", kind="follow_up")
+    for deal in deals:
+        add("deal", 7, deal_id=deal, stage="proposal")
     add("deal", 5, deal_id=deals[0], stage="won", amount=1000)
     add("deal", 5, deal_id=deals[1], stage="won", amount=1500)
     add("deal", 5, deal_id=deals[2], stage="lost")

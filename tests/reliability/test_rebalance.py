@@ -3,38 +3,14 @@ exported twice, before, during and after one of them leaves and comes back."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
-from streams.events import format_timestamp
-from tests.support.metrics import assert_same, measure_samples, replay_samples
-from tests.support.traffic import generated, now_us, replay_at, write_lines
-from tests.support.worker import WorkerProcess
-from tests.support.world import World, lags
+from tests.support.traffic import generated, write_lines
+from tests.support.world import World, assert_split
 
 pytestmark = pytest.mark.integration
-SCRAPES = 3
-
-
-def assert_split(world: World, workers: list[WorkerProcess], path: Path) -> None:
-    """At a few common instants: each rep in one worker only, and the sums equal replay."""
-    texts = world.wait_caught_up(workers, 240, "the group to settle and catch up")
-    assert all(lags(text) for text in texts), "every worker holds partitions"
-    for _ in range(SCRAPES):
-        as_of = now_us()
-        texts = [worker.scrape(format_timestamp(as_of)) for worker in workers]
-        assert all(text is not None for text in texts)
-        per_worker = [measure_samples(text) for text in texts]  # type: ignore[arg-type]
-        reps = [{rep for _, rep, _, _ in samples} for samples in per_worker]
-        assert sum(map(len, reps)) == len(set().union(*reps)), "a rep exported twice"
-        total: Counter[tuple[str, str, str, str]] = Counter()
-        for samples in per_worker:
-            total.update(samples)
-        expected = replay_samples(replay_at(path, as_of))
-        assert_same(dict(total), expected)
 
 
 def test_two_workers_split_the_reps_and_hand_them_over(

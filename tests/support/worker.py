@@ -21,6 +21,7 @@ def topic_env(prefix: str) -> dict[str, str]:
     env = {f"SALESPULSE_TOPIC_{kind.upper()}": f"{prefix}.{name}"
            for kind, name in TOPIC_DEFAULTS.items()}
     env["SALESPULSE_TOPIC_DEADLETTER"] = f"{prefix}.sales.deadletter"
+    env["SALESPULSE_TOPIC_REKEYED"] = f"{prefix}.sales.rekeyed"
     return env
 
 

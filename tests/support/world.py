@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource
 
+from streams.events import format_timestamp
 from streams.localkafka import LocalKafka, create_topics
 from streams.produce import publish
-from tests.support.metrics import samples
-from tests.support.traffic import world_settings
+from tests.support.metrics import assert_same, measure_samples, replay_samples, samples
+from tests.support.traffic import now_us, replay_at, world_settings
 from tests.support.worker import WorkerProcess, topic_env
 
 SOURCE_KINDS = ("touch", "reply", "meeting", "deal", "nps")
@@ -35,6 +37,8 @@ class World:
         self.env = {**self._security_env(), **(env or {})}
         self.settings = world_settings(kafka.bootstrap, self.prefix, **self.env)
         self.topics = dict(self.settings.topics)
+        # every topic the workers consume: the typed ones and the re-keyed one
+        self.event_topics = [*self.topics.values(), self.settings.repartition_topic]
         self.dead_letter_topic = self.settings.dead_letter_topic
         admin = {k: v for k, v in self.client.items() if k != "bootstrap_servers"}
         create_topics(kafka.bootstrap, list(topic_env(self.prefix).values()), partitions,
@@ -73,7 +77,7 @@ class World:
         """Records ever written to the source topics."""
         return sum(self.end_offsets(topic) for topic in self.topics.values())
 
-    def send_raw(self, records: Iterable[tuple[str, bytes | None, bytes]],
+    def send_raw(self, records: Iterable[tuple[str, bytes | None, bytes | None]],
                  max_request_size: int = 1_048_576) -> int:
         """(topic kind, key, value) as is: for input no well-behaved producer sends."""
         producer = KafkaProducer(acks="all", linger_ms=10, max_request_size=max_request_size,
@@ -137,7 +141,7 @@ class World:
         if self._group is None:
             self._group = KafkaConsumer(group_id=self.prefix, enable_auto_commit=False,
                                         **self.client)
-        tps = [TopicPartition(topic, p) for topic in self.topics.values()
+        tps = [TopicPartition(topic, p) for topic in self.event_topics
                for p in range(self.partitions)]
         ends = self._group.end_offsets(tps)
         committed = {tp: self._group.committed(tp) or 0 for tp in tps}
@@ -191,7 +195,7 @@ def caught_up(world: World, workers: list[WorkerProcess]) -> list[str] | None:
         return None
     held = [lags(text) for text in texts if text is not None]
     every = [tp for lag in held for tp in lag]
-    expected = len(world.topics) * world.partitions
+    expected = len(world.event_topics) * world.partitions
     if len(every) != expected or len(set(every)) != expected:
         return None
     if any(value for lag in held for value in lag.values()):
@@ -202,3 +206,23 @@ def caught_up(world: World, workers: list[WorkerProcess]) -> list[str] | None:
 def log_mentions(log: str, word: str) -> bool:
     """`word` as a whole token of the log (ids are not substrings of other ids)."""
     return re.search(rf"(?<![\w-]){re.escape(word)}(?![\w-])", log) is not None
+
+
+def assert_split(world: World, workers: list[WorkerProcess], path: Path, scrapes: int = 3,
+                 timeout: float = 240) -> None:
+    """Once the group has settled and caught up, at a few common instants: each rep in
+    one worker only, and the sums of their /metrics equal replay of `path`."""
+    world.wait_caught_up(workers, timeout, "the group to settle and catch up, every worker "
+                         "holding partitions", until=lambda texts: all(map(lags, texts)))
+    for _ in range(scrapes):
+        as_of = now_us()
+        texts = [worker.scrape(format_timestamp(as_of)) for worker in workers]
+        assert all(text is not None for text in texts)
+        per_worker = [measure_samples(text) for text in texts]  # type: ignore[arg-type]
+        reps = [{rep for _, rep, _, _ in scraped} for scraped in per_worker]
+        assert sum(map(len, reps)) == len(set().union(*reps)), "a rep exported twice"
+        total: Counter[tuple[str, str, str, str]] = Counter()
+        for scraped in per_worker:
+            total.update(scraped)
+        expected = replay_samples(replay_at(path, as_of))
+        assert_same(dict(total), expected)

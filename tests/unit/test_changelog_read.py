@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import pytest
 
-from streams.app import MARKER, StateSync
+from streams.app import CURRENT_HEADERS, MARKER, StateSync
 
 
 @dataclass
@@ -15,10 +16,12 @@ class Record:
     partition: int
     key: bytes
     value: bytes
+    headers: Any = CURRENT_HEADERS
 
 
 def _marker(offset: int) -> tuple[bytes, bytes]:
-    return MARKER, orjson.dumps({"sales.touches": offset})
+    return MARKER, orjson.dumps({"offsets": {"sales.touches": offset},
+                                 "forwarded": {"sales.touches/1": 7}})
 
 
 LOG = [(b"u1", b"a"), (b"u2", b"b"), _marker(1), (b"u1", b"c"), (b"u3", b"d"), _marker(2),
@@ -35,7 +38,20 @@ def test_units_count_once_a_marker_follows_them(batch: int) -> None:
         state.read(records[at:at + batch])
     assert dict(state.flushed[3]) == {b"u1": b"c", b"u2": b"b", b"u3": b"d"}
     assert dict(state.unfinished[3]) == {b"u2": b"e", b"u4": b"f"}
-    assert state.offsets[3] == {"sales.touches": 2}
+    assert state.offsets[3] == {"offsets": {"sales.touches": 2},
+                                "forwarded": {"sales.touches/1": 7}}
+
+
+def test_records_of_format_1_are_noted_and_their_markers_read() -> None:
+    """Release 0.1 wrote no header; its markers held the source offsets alone."""
+    state = StateSync()
+    state.read([Record(3, b"u1", b"a", ()), Record(3, MARKER, b'{"sales.touches": 4}', ()),
+                Record(3, b"u2", b"b")])
+    state.read([Record(3, b"u1", b"c"), Record(3, *_marker(5))])
+    assert state.formats[3] == {}  # u1 rewritten in the current format since
+    state.read([Record(3, b"u3", b"d", ()), Record(3, MARKER, b'{"sales.touches": 6}', ())])
+    assert state.formats[3] == {b"u3": 1, MARKER: 1}
+    assert state.offsets[3] == {"offsets": {"sales.touches": 6}, "forwarded": {}}
 
 
 def test_a_partition_already_loaded_is_not_read_again() -> None:

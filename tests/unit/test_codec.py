@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -30,6 +29,7 @@ from streams.engine.codec import (
 from streams.engine.rep import prospect_time
 from streams.events import Event, format_timestamp, parse_event
 from streams.generator import Generator, spaced, stream
+from tests.support.formats import format_1_lines, format_1_records, later_lines
 
 HOUR_US = 3_600_000_000
 START = 1_795_000_000_000_000
@@ -165,29 +165,13 @@ def test_each_event_id_is_written_once() -> None:
 
 # -- state written by release 0.1 (changelog format 1) -------------------------------
 
-FIXTURES = Path(__file__).parent.parent / "fixtures"
 FORMAT_1_MEASURES = {upgrade.RENAMED.get(m, m) for m in upgrade.FORMAT_1_MEASURES}
 
 
 def _format_1_state() -> dict[str, RepState]:
-    """tests/fixtures/v1-changelog.jsonl (written by release 0.1 for v1-events.jsonl, no
-    version header) read as recovery does: the latest value per key before the last marker."""
-    latest: dict[bytes, bytes | None] = {}
-    for line in (FIXTURES / "v1-changelog.jsonl").read_bytes().splitlines():
-        record = orjson.loads(line)
-        if not record["key"].startswith("\x00"):
-            latest[record["key"].encode()] = (None if record["value"] is None
-                                              else record["value"].encode())
+    """The format-1 changelog read as recovery does: the latest value per key."""
+    latest = {k: v for k, v in format_1_records() if not k.startswith(b"\x00")}
     return load_reps((k, v, record_format([])) for k, v in latest.items() if v is not None)
-
-
-def _later_events() -> list[Event]:
-    """Events after the upgrade: the same reps, deals and prospects go on."""
-    first = max(parse_event(line).ts for line in (FIXTURES / "v1-events.jsonl").read_bytes()
-                .splitlines())
-    gen = Generator(reps=5, teams=2, seed=12)
-    return [parse_event(raw.replace(b'"e-', b'"later-'))
-            for _, raw in stream(gen, spaced(first, 120_000_000, 800, seed=4), 0, 0.03)]
 
 
 def _rows(engine: Engine, as_of: int) -> dict[tuple[str, str], dict[str, Any]]:
@@ -200,7 +184,7 @@ def test_format_1_state_recovers_exactly_after_measures_are_added() -> None:
     recovered.newest_applied = max(rep.max_ts for rep in recovered.reps.values())
     assert all(rep.dirty for rep in recovered.reps.values())  # rewritten at the next flush
     full = Engine()
-    for line in (FIXTURES / "v1-events.jsonl").read_bytes().splitlines():
+    for line in format_1_lines():
         full.offer(parse_event(line))
     as_of = recovered.newest_applied + 1
     old, new = _rows(recovered, as_of), _rows(full, as_of)
@@ -209,7 +193,7 @@ def test_format_1_state_recovers_exactly_after_measures_are_added() -> None:
         assert {m: v for m, v in measures.items() if m in FORMAT_1_MEASURES} == {
             m: v for m, v in new[key].items() if m in FORMAT_1_MEASURES}, key
     assert sum(m["touches_on_won_deals"] + m["won_cycle_seconds"] for m in old.values()) > 0
-    later = _later_events()
+    later = [parse_event(raw) for _, raw in later_lines()]
     afterwards = Engine()
     for event in later:
         recovered.offer(event)
