@@ -9,9 +9,9 @@ from pathlib import Path
 from confluent_kafka import Producer
 
 from bench.common import say
-from streams.generator import Generator, spaced, stream
-from streams.localkafka import create_topics
-from streams.produce import topic_for
+from streams.dev.generator import Generator, spaced, stream
+from streams.dev.localkafka import create_topics
+from streams.dev.produce import topic_for
 from streams.settings import Settings
 from tests.support.worker import topic_env
 
@@ -82,7 +82,7 @@ def send(producer: Producer, topic: str, key: bytes | None, value: bytes) -> Non
 def bulk_publish(settings: Settings, messages: Iterator[tuple[str, bytes]],
                  progress_every: int, copy_to: str | None = None, keyed: bool = True) -> int:
     """Send (rep_id, JSON) pairs to their typed topics as fast as the broker takes them.
-    (kafka-python's `streams.produce.publish` sends ~7k/s here: too slow for millions.)"""
+    (kafka-python's `streams.dev.produce.publish` sends ~7k/s here: too slow for millions.)"""
     producer = new_producer(settings.bootstrap_servers)
     count = 0
     for rep_id, value in messages:

@@ -16,7 +16,7 @@ from bench.profile import record, stop_profile, summarise
 from bench.throughput import TIMEOUT_S
 from bench.worker import BenchWorker, first_message_time, start, wait_drained
 from streams.events import format_timestamp
-from streams.memory import TRIM_EVERY_S
+from streams.worker.memory import TRIM_EVERY_S
 
 RECOVERY_TIMEOUT_S = 900.0
 SETTLE_S = TRIM_EVERY_S + 5

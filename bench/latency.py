@@ -15,10 +15,10 @@ from bench.changelog import changelog
 from bench.common import Run, http_get, say
 from bench.dataset import new_producer, send, settings_for, source_topics
 from bench.worker import start
+from streams.dev.generator import Generator
+from streams.dev.localkafka import create_topics
+from streams.dev.produce import topic_for
 from streams.events import format_timestamp
-from streams.generator import Generator
-from streams.localkafka import create_topics
-from streams.produce import topic_for
 
 PROBE_EVERY = 100  # one probe event in this many messages (20/s at 2,000/s)
 PROMETHEUS_GAP_S = 15.0  # the scrape_interval of prometheus/prometheus.yml

@@ -19,7 +19,7 @@ from typing import Any
 from bench import engine, history, latency, report, throughput
 from bench.common import Run, run_child, say
 from bench.dataset import produce
-from streams.localkafka import KAFKA_VERSION, LocalKafka
+from streams.dev.localkafka import KAFKA_VERSION, LocalKafka
 
 PACKAGES = ("faust-streaming", "aiokafka", "quixstreams", "confluent-kafka", "kafka-python",
             "orjson", "msgspec", "prometheus-client", "py-spy")

@@ -11,9 +11,9 @@ from collections import Counter
 
 from bench.common import MARK
 from bench.dataset import events
-from streams.pipeline import Pipeline
-from streams.produce import topic_for
+from streams.dev.produce import topic_for
 from streams.settings import Settings
+from streams.worker.pipeline import Pipeline
 
 EVENTS_PER_REP = 30
 

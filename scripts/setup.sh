@@ -28,7 +28,7 @@ setup_python() {
 setup_kafka() {
   command -v java >/dev/null || { say "java not found: install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"; exit 1; }
   command -v mvn >/dev/null || { say "mvn not found: install Maven (apt-get install maven)"; exit 1; }
-  .venv/bin/python -m streams.localkafka fetch >/dev/null
+  .venv/bin/python -m streams.dev fetch >/dev/null
 }
 
 setup_alerting() {

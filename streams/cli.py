@@ -1,10 +1,11 @@
-"""The `salespulse` command: replay, worker, generate."""
+"""The `salespulse` command: replay, worker, generate, demo."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from streams.catalog import WINDOW_BY_NAME
 
@@ -22,7 +23,7 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.engine import EngineConfig
     from streams.events import parse_timestamp
     from streams.replay import ReplayError, replay, to_json
-    from streams.table import to_table
+    from streams.replay_text import to_table
 
     config = EngineConfig(team_targets=args.targets)
     try:
@@ -44,68 +45,29 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _worker(args: argparse.Namespace) -> int:
+    import dataclasses
     import logging
-    import os
-
-    from streams.memory import limit_arenas
-
-    limit_arenas()  # before Faust starts its threads
-
-    # Settings are read when streams.app is imported: set the web address first.
-    os.environ["SALESPULSE_WEB_HOST"] = args.web_host or os.environ.get(
-        "SALESPULSE_WEB_HOST", "127.0.0.1")
-    if args.web_port:
-        os.environ["SALESPULSE_WEB_PORT"] = str(args.web_port)
-    import asyncio
-    import ssl
-
-    from aiokafka.conn import create_conn
-    from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed
 
     from streams.settings import Settings, SettingsError
+    from streams.worker.memory import limit_arenas
 
+    limit_arenas()  # before Faust starts its threads
     try:
         settings = Settings.from_env()
     except SettingsError as exc:
         print(f"salespulse worker: {exc}", file=sys.stderr)
         return 2
-
-    async def login(host: str, port: int) -> None:
-        sec = settings.security
-        conn = await create_conn(
-            host, port, request_timeout_ms=15_000, ssl_context=sec.ssl_context(),
-            security_protocol=sec.protocol, sasl_mechanism=sec.sasl_mechanism,
-            sasl_plain_username=sec.username, sasl_plain_password=sec.password)
-        conn.close()
-
-    def _worker_login_refused(settings: Settings) -> str | None:
-        """Log in once (TLS, SASL) so bad credentials are one clear line, in bounded time;
-        an unreachable broker is left to the worker, which reports and retries it."""
-        sec = settings.security
-        if sec.protocol == "PLAINTEXT":
-            return None
-        host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
-        try:
-            asyncio.run(asyncio.wait_for(login(host, int(port)), 20))
-        except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
-            return (f"Kafka at {host}:{port} refused the {sec.sasl_mechanism} login of user "
-                    f"{sec.username!r} ({type(exc).__name__}): check KAFKA_SASL_USERNAME and "
-                    "KAFKA_SASL_PASSWORD")
-        except ssl.SSLError as exc:
-            return (f"TLS with Kafka at {host}:{port} failed ({exc.reason or exc}): check "
-                    "KAFKA_SSL_CAFILE, KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE")
-        except (OSError, TimeoutError, ValueError):
-            return None
-        return None
-
-    refused = _worker_login_refused(settings)
+    settings = dataclasses.replace(settings, web_host=args.web_host or settings.web_host,
+                                   web_port=args.web_port or settings.web_port)
+    refused = _login_refused(settings)
     if refused:  # Faust would only say "unable to bootstrap" after a traceback
         print(f"salespulse worker: {refused}", file=sys.stderr)
         return 3
     for noisy in ("aiokafka", "faust", "mode"):  # they build a debug record per message
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from streams.app import app
+    from streams.worker.app import build_app
 
+    app = build_app(settings)
     print(f"salespulse worker: metrics on http://{settings.web_host}:{settings.web_port}/metrics"
           f", Kafka at {settings.bootstrap_servers}", file=sys.stderr, flush=True)
     sys.argv = ["salespulse", "worker", "-l", args.loglevel, "--web-port",
@@ -114,10 +76,45 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _login_refused(settings: Any) -> str | None:
+    """Log in once (TLS, SASL) so bad credentials are one clear line, in bounded time;
+    an unreachable broker is left to the worker, which reports and retries it."""
+    import asyncio
+    import ssl
+
+    from aiokafka.conn import create_conn
+    from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed
+
+    sec = settings.security
+    if sec.protocol == "PLAINTEXT":
+        return None
+    host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
+
+    async def login() -> None:
+        conn = await create_conn(
+            host, int(port), request_timeout_ms=15_000, ssl_context=sec.ssl_context(),
+            security_protocol=sec.protocol, sasl_mechanism=sec.sasl_mechanism,
+            sasl_plain_username=sec.username, sasl_plain_password=sec.password)
+        conn.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(login(), 20))
+    except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
+        return (f"Kafka at {host}:{port} refused the {sec.sasl_mechanism} login of user "
+                f"{sec.username!r} ({type(exc).__name__}): check KAFKA_SASL_USERNAME and "
+                "KAFKA_SASL_PASSWORD")
+    except ssl.SSLError as exc:
+        return (f"TLS with Kafka at {host}:{port} failed ({exc.reason or exc}): check "
+                "KAFKA_SSL_CAFILE, KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE")
+    except (OSError, TimeoutError, ValueError):
+        return None
+    return None
+
+
 def _generate(args: argparse.Namespace) -> int:
     import time
 
-    from streams.generator import Generator, spaced, stream, wall_clock
+    from streams.dev.generator import Generator, spaced, stream, wall_clock
 
     gen = Generator(reps=args.reps, teams=args.teams, seed=args.seed)
     if args.output:
@@ -128,7 +125,7 @@ def _generate(args: argparse.Namespace) -> int:
             for _, value in stream(gen, times, args.bad_ratio, args.dup_ratio):
                 out.write(value + b"\n")
         return 0
-    from streams.produce import publish
+    from streams.dev.produce import publish
     from streams.settings import Settings, SettingsError
 
     try:
@@ -140,6 +137,12 @@ def _generate(args: argparse.Namespace) -> int:
     sent = publish(settings, live, rate=args.rate, progress_every=args.progress)
     print(f"generate: sent {sent:,} events", file=sys.stderr)
     return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from streams.dev.demo import run
+
+    return run(args.rate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -183,7 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dm = commands.add_parser("demo", help="broker + worker + demo producer until Ctrl-C")
     dm.add_argument("--rate", type=float, default=20.0, help="demo events per second")
-    dm.set_defaults(run=lambda args: __import__("streams.demo").demo.run(args.rate))
+    dm.set_defaults(run=_demo)
 
     return parser
 

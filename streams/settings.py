@@ -9,6 +9,7 @@ import ssl
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from streams.engine import EngineConfig
 
@@ -92,6 +93,26 @@ class Settings:
         tempfile.gettempdir(), "salespulse-data"))
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     engine: EngineConfig = field(default_factory=EngineConfig)
+
+    @property
+    def event_topics(self) -> frozenset[str]:
+        """Every topic of events the worker reads: the typed topics and the re-keyed one,
+        all partitioned alike (partition p holds the reps of state partition p)."""
+        return frozenset([*self.topics.values(), self.repartition_topic])
+
+    def client_options(self) -> dict[str, Any]:
+        """Connection options of every Kafka client (aiokafka and kafka-python take the
+        same names): bootstrap servers and security."""
+        sec = self.security
+        options: dict[str, Any] = {"bootstrap_servers": self.bootstrap_servers.split(","),
+                                   "security_protocol": sec.protocol}
+        if sec.protocol.startswith("SASL"):
+            options |= {"sasl_mechanism": sec.sasl_mechanism,
+                        "sasl_plain_username": sec.username,
+                        "sasl_plain_password": sec.password}
+        if "SSL" in sec.protocol:
+            options["ssl_context"] = sec.ssl_context()
+        return options
 
     @property
     def broker_urls(self) -> list[str]:

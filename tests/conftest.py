@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from streams.localkafka import LocalKafka
+from streams.dev.localkafka import LocalKafka
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The pure KPI engine (no Faust, Kafka or Prometheus imports): windows, dedupe, lateness."""
 
-from streams.engine.engine import (
+from streams.engine.core import (
     AFTER_AS_OF,
     APPLIED,
     DUPLICATE,

@@ -26,8 +26,8 @@ import msgspec
 import orjson
 
 from streams.engine import upgrade
+from streams.engine.core import EngineConfig
 from streams.engine.dedupe import Seen
-from streams.engine.engine import EngineConfig
 from streams.engine.rep import Key, RepState
 from streams.engine.windows import HOUR_US
 from streams.events import Event
@@ -71,7 +71,7 @@ def unit_value(rep: RepState, unit: Key) -> Any:
         times = rep.deal_touches.get(unit[1])
         return None if times is None else times.tolist()
     if tag == "pending":
-        return [list(msgspec.structs.astuple(e)) for e in rep.pending] or None
+        return [msgspec.structs.asdict(e) for e in rep.pending] or None
     if tag == "h":
         vector = rep.hours.get(unit[1])
         if vector is None:
@@ -90,7 +90,7 @@ def load_unit(rep: RepState, unit: Key, value: Any) -> None:
     elif tag == "t":
         rep.deal_touches[unit[1]] = array("q", value)
     elif tag == "pending":
-        rep.pending = [Event(*fields) for fields in value]
+        rep.pending = [Event(**fields) for fields in value]
     elif tag == "e":
         seen = rep.seen.get(unit[1])
         if seen is None:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from streams.catalog import MEASURE_INDEX as I
 from streams.catalog import MICRO
+from streams.engine.expiry import prefix_where, to_back
 
 if TYPE_CHECKING:
     from streams.engine.rep import RepState
@@ -55,8 +56,8 @@ def apply_deal(rep: RepState, e: Event, retention: int) -> None:
         rec = [None, None, [], [], e.ts]
     elif e.ts > rec[LAST]:
         rec[LAST] = e.ts
-    rep.deals.pop(deal_id, None)
-    rep.deals[deal_id] = rec  # to the back: dicts in update order expire from the front
+    rep.deals[deal_id] = rec
+    to_back(rep.deals, deal_id)  # dicts in update order expire from the front
     rep.mark(("d", deal_id))
     _STAGES[e.stage](rep, rec, e, retention)  # type: ignore[index]
 
@@ -108,11 +109,11 @@ _STAGES = {"opened": _opened, "proposal": _proposal, "won": _won, "lost": _lost}
 
 def deal_touch(rep: RepState, deal_id: str, ts: int, retention: int) -> None:
     """A touch on a deal: remembered, and counted for its won and lost events after it."""
-    times = rep.deal_touches.pop(deal_id, None)
+    times = rep.deal_touches.get(deal_id)
     if times is None:
-        times = array("q")
+        times = rep.deal_touches[deal_id] = array("q")
     insort(times, ts)
-    rep.deal_touches[deal_id] = times  # to the back (update order)
+    to_back(rep.deal_touches, deal_id)
     rep.mark(("t", deal_id))
     rec = rep.deals.get(deal_id)
     if rec is None:
@@ -132,21 +133,11 @@ def prune(rep: RepState, visible_from: int, lateness: int, retention: int) -> li
     gone: list[Any] = []
     newest = newest_deal(rep)
     if newest is not None:
-        for deal_id in _front(rep.deals, lambda rec: rec[LAST] < newest - retention):
+        for deal_id in prefix_where(rep.deals, lambda rec: rec[LAST] < newest - retention):
             del rep.deals[deal_id]
             gone.append(("d", deal_id))
     floor = max(visible_from, -(2**62) if newest is None else newest - lateness) - retention
-    for deal_id in _front(rep.deal_touches, lambda times: times[-1] < floor):
+    for deal_id in prefix_where(rep.deal_touches, lambda times: times[-1] < floor):
         del rep.deal_touches[deal_id]
         gone.append(("t", deal_id))
     return gone
-
-
-def _front(records: dict[str, Any], expired: Any) -> list[str]:
-    """Leading keys that are expired; a straggler behind a live entry waits its turn."""
-    keys = []
-    for key, value in records.items():
-        if not expired(value):
-            break
-        keys.append(key)
-    return keys

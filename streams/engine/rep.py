@@ -19,23 +19,16 @@ from typing import Any
 
 from streams.catalog import MEASURE_INDEX as I
 from streams.catalog import MEASURES, WINDOWS, Window
+from streams.engine import cohorts
 from streams.engine import deals as deal_measures
 from streams.engine.dedupe import MAX_HOURS, Seen
+from streams.engine.expiry import prefix_below, prefix_where
 from streams.engine.windows import HOUR_US, MINUTE_US, start_bucket
 from streams.events import Event
 
 N = len(MEASURES)
 MINUTE_WINDOW = next(w.name for w in WINDOWS if w.step == 60)  # the one read from minutes
 NEXT_STEP_KINDS = frozenset({"demo", "site_visit", "survey", "proposal"})
-# Prospect record slots: latest touch, latest reply, latest positive, latest negative.
-TOUCH, REPLY, POSITIVE, NEGATIVE = range(4)
-# Cohorts pair the latest touch with a reply slot: (slot, +1 delta, -1 delta).
-COHORTS = tuple((slot, (I[name], 1), (I[name], -1)) for slot, name in (
-    (REPLY, "prospects_replied"), (POSITIVE, "prospects_replied_positive"),
-    (NEGATIVE, "prospects_replied_negative")))
-TOUCHED_UP, TOUCHED_DOWN = (I["prospects_touched"], 1), (I["prospects_touched"], -1)
-SENTIMENT_SLOTS = {"positive": (REPLY, POSITIVE), "negative": (REPLY, NEGATIVE),
-                   "neutral": (REPLY,)}
 SENTIMENT_DELTAS = {s: (I["replies_" + s], 1) for s in ("positive", "negative", "neutral")}
 TOUCHES_1, CALLS_1, CONNECTED_1, VALUE_MESSAGE_1, REPLIES_1 = (
     (I[name], 1) for name in ("touches", "calls", "calls_connected", "value_message_calls",
@@ -165,12 +158,13 @@ class RepState:
                 deltas.append(CONNECTED_1)
             if e.value_message:
                 deltas.append(VALUE_MESSAGE_1)
-        self._touch_prospect(e.prospect_id, e.ts, deltas)  # type: ignore[arg-type]
+        cohorts.touch(self, e.prospect_id, e.ts, deltas)  # type: ignore[arg-type]
         self.add(e.ts, deltas)
 
     def _reply(self, e: Event) -> None:
         deltas = [REPLIES_1, SENTIMENT_DELTAS[e.sentiment]]  # type: ignore[index]
-        self._reply_prospect(e.prospect_id, e.ts, SENTIMENT_SLOTS[e.sentiment], deltas)  # type: ignore[arg-type,index]
+        cohorts.reply(self, e.prospect_id, e.ts, cohorts.SENTIMENT_SLOTS[e.sentiment],  # type: ignore[arg-type,index]
+                      deltas)
         self.add(e.ts, deltas)
 
     def _meeting(self, e: Event) -> None:
@@ -197,67 +191,6 @@ class RepState:
         elif e.score <= 6:
             deltas.append((I["nps_detractors"], 1))
         self.add(e.ts, deltas)
-
-    # -- prospect cohorts ---------------------------------------------------------
-
-    def _move(self, before: int | None, after: int, up: tuple[int, int],
-              down: tuple[int, int], ts: int, deltas: Deltas) -> None:
-        """Move one prospect's count from key `before` to key `after`."""
-        if before == after:
-            return
-        if before is not None:
-            self.add(before, [down])
-        if after == ts:
-            deltas.append(up)  # lands with the event's own deltas
-        else:
-            self.add(after, [up])
-
-    def _touch_prospect(self, prospect_id: str, ts: int, deltas: Deltas) -> None:
-        rec = self.prospects.get(prospect_id)
-        if rec is None:
-            self.prospects[prospect_id] = ts  # never replied: its latest touch alone
-            deltas.append(TOUCHED_UP)
-        elif type(rec) is int:
-            if ts <= rec:
-                return
-            del self.prospects[prospect_id]  # to the back (update order)
-            self.prospects[prospect_id] = ts
-            self._move(rec, ts, TOUCHED_UP, TOUCHED_DOWN, ts, deltas)
-        else:
-            old = rec[TOUCH]
-            if old is not None and ts <= old:
-                return
-            rec[TOUCH] = ts
-            self._to_back(self.prospects, prospect_id)
-            self._move(old, ts, TOUCHED_UP, TOUCHED_DOWN, ts, deltas)
-            for slot, up, down in COHORTS:
-                reply = rec[slot]
-                if reply is not None:
-                    before = None if old is None else min(old, reply)
-                    self._move(before, min(ts, reply), up, down, ts, deltas)
-        if self.dirty is not None:
-            self.dirty.add(("x", prospect_id))
-
-    def _reply_prospect(self, prospect_id: str, ts: int, slots: tuple[int, ...],
-                        deltas: Deltas) -> None:
-        rec = self.prospects.pop(prospect_id, None)  # back in at the end (update order)
-        if rec is None:
-            rec = [None, None, None, None]
-        elif type(rec) is int:
-            rec = [rec, None, None, None]
-        self.prospects[prospect_id] = rec
-        touch = rec[TOUCH]
-        for slot in slots:
-            old = rec[slot]
-            if old is not None and ts <= old:
-                continue
-            rec[slot] = ts
-            if touch is not None:
-                _, up, down = COHORTS[slot - 1]
-                before = None if old is None else min(touch, old)
-                self._move(before, min(touch, ts), up, down, ts, deltas)
-        if self.dirty is not None:
-            self.dirty.add(("x", prospect_id))
 
     # -- dedupe and expiry ------------------------------------------------------
 
@@ -297,9 +230,9 @@ class RepState:
         for seen in self.seen.values():
             seen.forget(horizon_us, everything=True)
         floor = keep_from // HOUR_US
-        dropped: list[Key] = [("h", h) for h in _prefix_below(self.hours, floor)]
-        dropped += [("x", p) for p in _prefix_where(
-            self.prospects, lambda rec: prospect_time(rec) < keep_from)]
+        dropped: list[Key] = [("h", h) for h in prefix_below(self.hours, floor)]
+        dropped += [("x", p) for p in prefix_where(
+            self.prospects, lambda rec: cohorts.prospect_time(rec) < keep_from)]
         stores: dict[str, dict[Any, Any]] = {"h": self.hours, "x": self.prospects}
         for name, key in dropped:
             del stores[name][key]
@@ -308,36 +241,9 @@ class RepState:
             self.caches.clear()  # rebuilt on the next read, never reading a dropped bucket
             self._mark(dropped)
 
-    @staticmethod
-    def _to_back(records: dict[str, Any], key: str) -> None:
-        """Keep dicts in update order so expiry can scan from the front."""
-        records[key] = records.pop(key)
-
     def _mark(self, keys: list[Key]) -> None:
         if self.dirty is not None:
             self.dirty.update(keys)
-
-
-def prospect_time(prospect: int | list[int | None]) -> int:
-    """The latest time of a prospect record."""
-    if type(prospect) is int:
-        return prospect
-    return max(t for t in prospect if t is not None)  # type: ignore[union-attr]
-
-
-def _prefix_below(tier: dict[int, Any], floor: int) -> list[int]:
-    """Keys below `floor` at the front of an (almost) time-ordered dict."""
-    return _prefix_where(tier, lambda _: False, floor)
-
-
-def _prefix_where(records: dict[Any, Any], expired: Any, floor: int | None = None) -> list[Any]:
-    """Leading keys that are expired; a straggler behind a live entry waits its turn."""
-    keys = []
-    for key, value in records.items():
-        if (key >= floor) if floor is not None else not expired(value):
-            break
-        keys.append(key)
-    return keys
 
 
 _APPLY = {"reply": RepState._reply, "meeting": RepState._meeting, "nps": RepState._nps}

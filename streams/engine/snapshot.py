@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from operator import add
 from typing import Any
 
-from streams import catalog
-from streams.catalog import KPIS, MEASURES, WINDOWS
-from streams.engine.engine import Engine
+from streams.catalog import KPIS, MEASURES, WINDOWS, team_kpi_values
+from streams.engine.core import Engine
 
 _SCALED = [(i, m.scale) for i, m in enumerate(MEASURES) if m.scale != 1]
 
@@ -43,13 +42,10 @@ class Snapshot:
     team_targets: dict[str, float]
 
     def team_kpis(self, team_id: str) -> dict[str, float | None]:
-        """magic_number and activity_ratio: the same for every window row of the team."""
-        by_window = {r.window: r for r in self.teams if r.group_id == team_id}
-        magic = catalog.magic_number(
-            self.team_targets.get(team_id),
-            kpis(by_window[catalog.MAGIC_NUMBER_WINDOW].measures()))
-        booked = by_window[catalog.ACTIVITY_WINDOW].measures()["first_appointments_booked"]
-        return {"magic_number": magic, "activity_ratio": catalog.activity_ratio(booked, magic)}
+        """The catalog's team-only KPIs: the same for every window row of the team."""
+        return team_kpi_values(self.team_targets.get(team_id),
+                               {r.window: r.measures() for r in self.teams
+                                if r.group_id == team_id})
 
 
 def take_snapshot(engine: Engine, as_of: int) -> Snapshot:

@@ -7,6 +7,7 @@ Format 1 (release 0.1) had no `v` header. What changed in format 2:
   upgrade on: their history was never recorded.
 - meta: per-stream watermarks were one global watermark; each stream's starts at its
   newest applied event (its dedupe memory knows it).
+- pending events: lists of fields became objects (keyword construction).
 - deals: the touch count of a deal becomes that many touch times at the deal's latest
   activity (format 1 kept no times; it forgot a deal 30 days after its last activity,
   well within the 180 days a touch counts for); the first proposal was not recorded.
@@ -32,6 +33,10 @@ FORMAT_1_MEASURES = (
     "nps_detractors", "first_appointments_booked",
 )
 RENAMED = {"cycle_days_won_sum": "won_cycle_seconds"}
+# Pending events were written as lists of the Event's fields, in this order.
+FORMAT_1_EVENT = ("event_id", "type", "ts", "rep_id", "team_id", "prospect_id", "channel",
+                  "outcome", "value_message", "deal_id", "sentiment", "meeting_id", "status",
+                  "kind", "stage", "amount", "score")
 FORMAT_1_INDEX = tuple(MEASURE_INDEX[RENAMED.get(name, name)] for name in FORMAT_1_MEASURES)
 
 
@@ -50,7 +55,9 @@ def unit(key: Key, value: Any, version: int) -> Iterator[tuple[Key, Any]]:
             yield key, [opened, None, won, lost, last]
         if touches:
             yield ("t", key[1]), [last] * touches
-    else:  # prospects, dedupe chunks and pending events kept their format
+    elif tag == "pending":
+        yield key, [dict(zip(FORMAT_1_EVENT, fields, strict=True)) for fields in value]
+    else:  # prospects and dedupe chunks kept their format
         yield key, value
 
 

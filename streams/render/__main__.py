@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from streams.docs import GENERATED as DOCS
 from streams.render.alertmanager import TEAMS_FILE, load_routing, render_alertmanager
 from streams.render.dashboards import DASHBOARDS_DIR, render_grafana
+from streams.render.docs import GENERATED as DOCS
 from streams.render.promconfig import render_prometheus
 from streams.render.promtests import TESTS_DIR, render_promtool_tests
 from streams.render.rules import render_rules

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
-from streams.catalog import ALERTS, KPI_BY_NAME, PIPELINE_ALERTS, Alert
-from streams.render import JOB, runbook_url
+from streams.catalog import (
+    ALERTS,
+    KPI_BY_NAME,
+    PIPELINE_ALERTS,
+    SIGNALS,
+    TEAM_KPI_BY_NAME,
+    Alert,
+)
+from streams.render import runbook_url
 from streams.render.promql import (
     LEVELS,
     by,
@@ -21,34 +27,6 @@ from streams.render.promql import (
     number,
     selector,
 )
-
-EVENTS_REJECTED = "salespulse_events_rejected_total"
-
-
-@dataclass(frozen=True)
-class Signal:
-    """What a pipeline alert compares with its threshold."""
-
-    expr: str  # PromQL; {window} is the alert's window
-    unit: str
-    labels: tuple[str, ...]  # labels the expression keeps, usable in the summary
-    # Extra series that also breach; a dead letter that creates a new counter series is
-    # invisible to increase(), which needs two samples.
-    also: str = ""
-
-
-SIGNALS: dict[str, Signal] = {
-    "seconds_since_last_processed": Signal(
-        "time() - max(salespulse_last_processed_timestamp_seconds)", "duration", ()),
-    "consumer_lag": Signal("max by (topic, partition) (salespulse_consumer_lag)", "messages",
-                           ("topic", "partition")),
-    "dead_letters": Signal(
-        f"sum by (reason, topic) (increase({EVENTS_REJECTED}[{{window}}]))", "messages",
-        ("reason", "topic"),
-        also=f"(\n  sum by (reason, topic) ({EVENTS_REJECTED})\n  unless\n"
-             f"  sum by (reason, topic) ({EVENTS_REJECTED} offset {{window}})\n)"),
-    "worker_up": Signal(f'up{{job="{JOB}"}}', "bool", ("instance", "job")),
-}
 
 # Go template snippets that print $value per unit, and their Python mirrors below.
 VALUE_TEMPLATES = {
@@ -63,7 +41,6 @@ VALUE_TEMPLATES = {
 }
 _UNIT_WORDS = {"s": "second", "m": "minute", "h": "hour", "d": "day", "w": "week"}
 _OP_WORDS = {"<": "below", ">": "above"}
-KPI_UNITS = {"magic_number": "count", "activity_ratio": "ratio"}
 GUARD_WORDS = {"deals_won deals_lost": "deals closed",
                "meetings_held meetings_no_show": "meetings held or missed"}
 
@@ -71,7 +48,8 @@ GUARD_WORDS = {"deals_won deals_lost": "deals closed",
 def unit_of(alert: Alert) -> str:
     if alert.scope == "pipeline":
         return SIGNALS[alert.kpi].unit
-    return KPI_UNITS.get(alert.kpi) or KPI_BY_NAME[alert.kpi].unit
+    team_kpi = TEAM_KPI_BY_NAME.get(alert.kpi)
+    return team_kpi.unit if team_kpi else KPI_BY_NAME[alert.kpi].unit
 
 
 def level_of(alert: Alert) -> str:

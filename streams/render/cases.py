@@ -12,14 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from streams.catalog import (
-    KPI_BY_NAME,
-    MEASURES,
-    Alert,
-    Kpi,
-    activity_ratio,
-    magic_number,
-)
+from streams.catalog import KPI_BY_NAME, MEASURES, Alert, Kpi, team_kpi_values
 
 Rows = dict[tuple[str, str, str], dict[str, float]]  # (rep, team, window) -> measures
 SEARCH = 200
@@ -177,10 +170,9 @@ def activity_cases(alert: Alert, team: str) -> list[Case]:
                                                                float(booked)}}
 
     def value(r: Rows, target: float) -> float | None:
-        kpis = {k: KPI_BY_NAME[k].value(r[(rep, team, "30d")]) for k in
-                ("avg_revenue_per_sale", "appointment_to_next_step_rate", "close_ratio")}
-        return activity_ratio(r[(rep, team, "7d")]["first_appointments_booked"],
-                              magic_number(target, kpis))
+        month = r[(rep, team, "30d")]
+        week = {m.name: 0.0 for m in MEASURES} | r[(rep, team, "7d")]
+        return team_kpi_values(target, {"30d": month, "7d": week})[alert.kpi]
 
     t = Fraction(str(alert.threshold))
     magic = next((m for m in range(10, SEARCH) if (t * m).denominator == 1), None)

@@ -20,16 +20,19 @@ from grafana_foundation_sdk.models import dashboard as model
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 from streams.catalog import (
-    ACTIVITY_WINDOW,
     ALERTS,
+    JOB,
     KPIS,
-    MAGIC_NUMBER_WINDOW,
     MEASURES,
+    PIPELINE,
     PIPELINE_ALERTS,
+    SIGNALS,
+    TEAM_KPI_BY_NAME,
+    TEAM_KPIS,
     WINDOWS,
     Alert,
 )
-from streams.render import GENERATED, JOB, alerts, runbook_url, yamltext
+from streams.render import GENERATED, alerts, runbook_url, yamltext
 from streams.render.promql import kpi_record
 
 DATASOURCE_UID = "prometheus"
@@ -38,8 +41,8 @@ DASHBOARDS_DIR = "grafana/dashboards"
 UNITS = {"ratio": "percentunit", "currency": "none", "days": "d", "count": "none",
          "score": "none"}
 DECIMALS = {"currency": 2.0, "count": 1.0, "score": 0.0}
-KPI_LABELS = {"magic_number": "Magic number", "activity_ratio": "Activity ratio"}
 Panel = Any  # a grafana-foundation-sdk panel builder
+P = PIPELINE
 
 
 def _q(expr: str, legend: str = "", ref: str = "A", instant: bool = False) -> Any:
@@ -92,7 +95,8 @@ def _table(title: str, expr: str, span: int = 24) -> Panel:
 
 
 def _label(kpi: str) -> str:
-    return KPI_LABELS.get(kpi) or kpi.replace("_", " ").capitalize()
+    team_kpi = TEAM_KPI_BY_NAME.get(kpi)
+    return team_kpi.label if team_kpi else kpi.replace("_", " ").capitalize()
 
 
 def _absolute_alert(kpi: str) -> Alert | None:
@@ -119,10 +123,11 @@ def _alert_panel(alert: Alert) -> Panel:
 def _kpi_stats(window: str, selector: str) -> list[Panel]:
     panels = [_stat(_label(k.name), f'{kpi_record("team_window", k.name)}{{{selector}, '
                     f'window="{window}"}}', k.unit, _absolute_alert(k.name)) for k in KPIS]
-    for kpi, fixed in (("magic_number", MAGIC_NUMBER_WINDOW), ("activity_ratio", ACTIVITY_WINDOW)):
-        panels.append(_stat(f"{_label(kpi)} ({fixed})", f'{kpi_record("team_window", kpi)}'
-                            f'{{{selector}, window="{fixed}"}}', alerts.KPI_UNITS[kpi],
-                            _absolute_alert(kpi)))
+    for team_kpi in TEAM_KPIS:
+        panels.append(_stat(f"{team_kpi.label} ({team_kpi.window})",
+                            f'{kpi_record("team_window", team_kpi.name)}'
+                            f'{{{selector}, window="{team_kpi.window}"}}', team_kpi.unit,
+                            _absolute_alert(team_kpi.name)))
     return panels
 
 
@@ -196,37 +201,36 @@ def rep_drilldown() -> dict[str, Any]:
 def pipeline_health() -> dict[str, Any]:
     lag = next((a for a in PIPELINE_ALERTS if a.kpi == "consumer_lag"), None)
     rate = "[$__rate_interval]"
-    delay = "sum by (le) (rate(salespulse_processing_delay_seconds_bucket" + rate + "))"
+    delay = f"sum by (le) (rate({P['processing_delay_seconds'].metric}_bucket{rate}))"
     return _board("salespulse-pipeline", "Salespulse: pipeline health", [], [
         ("Alerts and workers", [
             _table("Firing pipeline alerts", 'ALERTS{alertstate="firing", component="pipeline"}',
                    span=12),
             _graph("Workers up", [_q(f'up{{job="{JOB}"}}', "{{instance}}")], span=6),
-            _graph("Reps held per worker", [_q("salespulse_reps", "{{instance}}")], span=6)]),
+            _graph("Reps held per worker", [_q(P["reps"].sample, "{{instance}}")], span=6)]),
         ("Throughput and delay", [
             _graph("Events applied per second, by type", [_q(
-                f"sum by (type) (rate(salespulse_events_processed_total{rate}))", "{{type}}")]),
+                f"sum by (type) (rate({P['events_processed'].sample}{rate}))", "{{type}}")]),
             _graph("Processing delay (now - occurred_at)", [
                 _q(f"histogram_quantile({q}, {delay})", f"p{round(q * 100)}", ref)
                 for q, ref in ((0.5, "A"), (0.95, "B"), (0.99, "C"))], "count"),
             _graph("Duplicates and late events per second", [
-                _q(f"sum by (type) (rate(salespulse_events_duplicate_total{rate}))",
+                _q(f"sum by (type) (rate({P['events_duplicate'].sample}{rate}))",
                    "duplicate {{type}}"),
-                _q(f"sum by (type) (rate(salespulse_events_late_total{rate}))", "late {{type}}",
+                _q(f"sum by (type) (rate({P['events_late'].sample}{rate}))", "late {{type}}",
                    "B")]),
             _graph("Seconds since the last message and the newest event", [
-                _q("time() - max(salespulse_last_processed_timestamp_seconds)", "last message"),
-                _q("time() - max(salespulse_last_event_timestamp_seconds)", "newest event time",
-                   "B")])]),
+                _q(SIGNALS["seconds_since_last_processed"].expr, "last message"),
+                _q(f"time() - max({P['last_event_timestamp_seconds'].sample})",
+                   "newest event time", "B")])]),
         ("Lag and dead letters", [
             _graph("Consumer lag (messages)", [_q(
-                "max by (topic, partition) (salespulse_consumer_lag)",
-                "{{topic}}[{{partition}}]")], "count", lag),
+                SIGNALS["consumer_lag"].expr, "{{topic}}[{{partition}}]")], "count", lag),
             _graph("Dead letters by reason", [_q(
-                f"sum by (reason) (increase(salespulse_events_rejected_total{rate}))",
+                f"sum by (reason) (increase({P['events_rejected'].sample}{rate}))",
                 "{{reason}}")]),
             _graph("Dead letters that could not be sent", [_q(
-                f"sum(increase(salespulse_dead_letter_failures_total{rate}))", "failed")])]),
+                f"sum(increase({P['dead_letter_failures'].sample}{rate}))", "failed")])]),
     ])
 
 

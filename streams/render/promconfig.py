@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.render import JOB, yamltext
+from streams.catalog import JOB
+from streams.render import yamltext
 
 OUTPUT = "prometheus/prometheus.yml"
 RULE_FILES = ["rules/*.yml"]  # relative to prometheus.yml, as mounted in the container

@@ -9,19 +9,12 @@ denominator leaves no sample (never NaN or Inf) when it is empty. Names follow t
 
 from __future__ import annotations
 
-from streams.catalog import (
-    ACTIVITY_WINDOW,
-    MAGIC_NUMBER_WINDOW,
-    METRIC_PREFIX,
-    Kpi,
-)
+from streams.catalog import METRIC_PREFIX, PIPELINE, Kpi, Ref, TeamKpi
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "rep_window": ("rep_id", "team_id", "window"),
     "team_window": ("team_id", "window"),
 }
-TARGET_METRIC = METRIC_PREFIX + "team_revenue_target"
-MAGIC_INPUTS = ("avg_revenue_per_sale", "appointment_to_next_step_rate", "close_ratio")
 
 
 def number(value: float) -> str:
@@ -75,17 +68,20 @@ def kpi_expr(level: str, kpi: Kpi) -> str:
     return f"{numerator}\n/\n({measures_total(level, kpi.denominator)} > 0){per}"
 
 
-def magic_number_expr() -> str:
-    """Weekly target / (revenue per sale * appointment to next step * close ratio), 30d."""
-    product = "\n  * ".join(selector(kpi_record("team_window", k), window=MAGIC_NUMBER_WINDOW)
-                          for k in MAGIC_INPUTS)
-    # Workers each export every configured target: max, not sum, over them.
-    return (f"max by (team_id) ({TARGET_METRIC})\n/ on (team_id) group_right ()\n"
+def team_kpi_expr(kpi: TeamKpi) -> str:
+    """numerator / (product of the denominator terms > 0), matched on team_id; the result
+    keeps the labels of the side with a window."""
+    product = "\n  * ".join(ref_expr(ref) for ref in kpi.denominator)
+    side = "group_right" if kpi.numerator.kind == "target" else "group_left"
+    return (f"{ref_expr(kpi.numerator)}\n/ on (team_id) {side} ()\n"
             f"(\n  {product}\n  > 0\n)")
 
 
-def activity_ratio_expr() -> str:
-    """First appointments booked over 7d / the magic number."""
-    booked = selector(measure_sum_record("first_appointments_booked"), window=ACTIVITY_WINDOW)
-    magic = kpi_record("team_window", "magic_number")
-    return f"{booked}\n/ on (team_id) group_left ()\n({magic} > 0)"
+def ref_expr(ref: Ref) -> str:
+    """A team KPI's input as a team-level series."""
+    if ref.kind == "target":  # workers each export every configured target: max, not sum
+        return f"max by (team_id) ({PIPELINE['team_revenue_target'].sample})"
+    if ref.kind == "measure":
+        return selector(measure_sum_record(ref.name), window=ref.window)
+    return selector(kpi_record("team_window", ref.name), **({"window": ref.window}
+                                                            if ref.window else {}))

@@ -11,20 +11,20 @@ import re
 from typing import Any
 
 from streams.catalog import (
-    ACTIVITY_WINDOW,
     ALERTS,
+    JOB,
     KPIS,
-    MAGIC_NUMBER_WINDOW,
     MEASURES,
+    PIPELINE,
     PIPELINE_ALERTS,
+    TEAM_KPIS,
     WINDOWS,
     Alert,
-    activity_ratio,
-    magic_number,
+    team_kpi_values,
 )
-from streams.render import JOB, alerts, runbook_url, yamltext
+from streams.render import alerts, runbook_url, yamltext
 from streams.render.cases import Case, Rows, cases_for
-from streams.render.promql import TARGET_METRIC, kpi_record, number
+from streams.render.promql import kpi_record, number
 from streams.render.rules import ALERTS_FILE, RECORDING_FILE
 
 TESTS_DIR = "prometheus/tests"
@@ -32,7 +32,7 @@ RULE_FILES = [f"../rules/{RECORDING_FILE.rsplit('/', 1)[1]}",
               f"../rules/{ALERTS_FILE.rsplit('/', 1)[1]}"]
 SCRAPED = {"instance": "worker-1:6066", "job": JOB}
 TEAM = "team-a"
-EVENTS_REJECTED = alerts.EVENTS_REJECTED
+TARGET_METRIC = PIPELINE["team_revenue_target"].sample
 
 
 def minutes(duration: str) -> int:
@@ -97,18 +97,20 @@ def pipeline_groups(alert: Alert) -> list[dict[str, Any]]:
     t, wait = alert.threshold, minutes(alert.for_) + 5
     fire: tuple[str, float]  # (input values, the value the alert then reports)
     if alert.kpi == "seconds_since_last_processed":
-        name, labels = "salespulse_last_processed_timestamp_seconds", {}
+        name, labels = PIPELINE["last_processed_timestamp_seconds"].sample, {}
         at = minutes(f"{int(t)}s") + wait + 1
         fire = (constant(60, at + 5), float(at * 60 - 60))  # processed once, at 1m
         exact = f"{number(-t)}+60x{at + 5}"  # always exactly t seconds ago
         healthy = f"0+60x{at + 5}"
     elif alert.kpi == "consumer_lag":
-        name, labels = "salespulse_consumer_lag", {"topic": "sales.touches", "partition": "0"}
+        name, labels = PIPELINE["consumer_lag"].sample, {"topic": "sales.touches",
+                                                         "partition": "0"}
         at = wait
         fire, exact, healthy = (constant(2 * t + 1, at + 5), 2 * t + 1), constant(t, at + 5), \
             constant(0, at + 5)
     elif alert.kpi == "dead_letters":
-        name, labels = EVENTS_REJECTED, {"reason": "invalid_json", "topic": "sales.touches"}
+        name, labels = PIPELINE["events_rejected"].sample, {"reason": "invalid_json",
+                                                            "topic": "sales.touches"}
         span = minutes(alert.window)
         at = max(wait, 2 * span)
         fire = (f"{number(t)}+1x{at + 5}", float(span))  # one a minute: `span` per window
@@ -181,18 +183,14 @@ def recording_tests() -> dict[str, Any]:
                       "exp_samples": rep_samples})
         exprs.append({"expr": kpi_record("team_window", kpi.name), "eval_time": "2m",
                       "exp_samples": team_samples})
-    month = teams[(TEAM, MAGIC_NUMBER_WINDOW)]
-    magic = magic_number(target, {k.name: k.value(month) for k in KPIS})
-    activity = activity_ratio(teams[(TEAM, ACTIVITY_WINDOW)]["first_appointments_booked"], magic)
-    assert magic is not None and activity is not None
-    exprs.append({"expr": kpi_record("team_window", "magic_number"), "eval_time": "2m",
-                  "exp_samples": [_sample(kpi_record("team_window", "magic_number"),
-                                          {"team_id": TEAM, "window": MAGIC_NUMBER_WINDOW},
-                                          magic)]})
-    exprs.append({"expr": kpi_record("team_window", "activity_ratio"), "eval_time": "2m",
-                  "exp_samples": [_sample(kpi_record("team_window", "activity_ratio"),
-                                          {"team_id": TEAM, "window": ACTIVITY_WINDOW},
-                                          activity)]})
+    team_values = team_kpi_values(target, {w: row for (team, w), row in teams.items()
+                                           if team == TEAM})
+    for team_kpi in TEAM_KPIS:
+        value = team_values[team_kpi.name]
+        assert value is not None, team_kpi.name
+        record = kpi_record("team_window", team_kpi.name)
+        exprs.append({"expr": record, "eval_time": "2m", "exp_samples": [
+            _sample(record, {"team_id": TEAM, "window": team_kpi.window}, value)]})
     input_series = measure_series(rows, 5)
     input_series += [series(TARGET_METRIC, {"team_id": team}, constant(target, 5))
                      for team in (TEAM, "team-quiet")]

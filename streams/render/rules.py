@@ -6,14 +6,7 @@ from typing import Any
 
 from streams.catalog import KPIS, MEASURES, TEAM_KPIS
 from streams.render import alerts, yamltext
-from streams.render.promql import (
-    LEVELS,
-    activity_ratio_expr,
-    kpi_expr,
-    kpi_record,
-    magic_number_expr,
-    measure_sum_record,
-)
+from streams.render.promql import LEVELS, kpi_expr, kpi_record, measure_sum_record, team_kpi_expr
 
 RECORDING_FILE = "prometheus/rules/salespulse-recording.yml"
 ALERTS_FILE = "prometheus/rules/salespulse-alerts.yml"
@@ -27,9 +20,8 @@ def recording_rules() -> list[dict[str, str]]:
     for level in LEVELS:
         rules += [{"record": kpi_record(level, k.name), "expr": kpi_expr(level, k)}
                   for k in KPIS]
-    team_only = {"magic_number": magic_number_expr(), "activity_ratio": activity_ratio_expr()}
-    rules += [{"record": kpi_record("team_window", name), "expr": team_only[name]}
-              for name in TEAM_KPIS]
+    rules += [{"record": kpi_record("team_window", k.name), "expr": team_kpi_expr(k)}
+              for k in TEAM_KPIS]
     return rules
 
 

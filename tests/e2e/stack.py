@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from streams.localkafka import free_port
+from streams.dev.localkafka import free_port
 
 INSTALL_HINT = ("install the Debian packages: apt-get install prometheus "
                 "prometheus-alertmanager (scripts/setup.sh alerting does it)")

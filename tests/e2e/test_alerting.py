@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from streams.catalog import ALERTS, WINDOWS
-from streams.localkafka import LocalKafka
-from streams.produce import publish
+from streams.dev.localkafka import LocalKafka
+from streams.dev.produce import publish
 from streams.render import promconfig, runbook_url, yamltext
 from streams.render.alertmanager import OUTPUT as AM_OUTPUT
 from streams.render.alertmanager import (

@@ -10,7 +10,7 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
-from streams.localkafka import LocalKafka, create_topics
+from streams.dev.localkafka import LocalKafka, create_topics
 
 pytestmark = pytest.mark.integration
 

@@ -1,4 +1,4 @@
-"""Reading changelog partitions from the start with the plain consumer (streams/restore.py)."""
+"""Reading changelog partitions from the start with the plain consumer (worker/changelog.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from kafka import KafkaProducer
 
-from streams import restore
-from streams.localkafka import LocalKafka, create_topics
+from streams.dev.localkafka import LocalKafka, create_topics
+from streams.worker import changelog
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def _read(kafka: LocalKafka, topic: str, partitions: set[int],
         for record in records:
             seen[record.partition].append(int(record.value))
 
-    count = asyncio.run(restore.read_partitions(
+    count = asyncio.run(changelog.read_partitions(
         {"bootstrap_servers": kafka.bootstrap}, topic, partitions, sink, should_stop,
         lambda partition: done.append((partition, {p: len(v) for p, v in seen.items()}))))
     return count, dict(seen), done
@@ -58,5 +58,5 @@ def test_reads_every_record_of_the_asked_partitions_in_log_order(kafka: LocalKaf
 
 def test_a_stopping_worker_stops_the_read(kafka: LocalKafka) -> None:
     topic = _topic_with(kafka, {0: 10})
-    with pytest.raises(restore.Stopped):
+    with pytest.raises(changelog.Stopped):
         _read(kafka, topic, {0}, should_stop=lambda: True)

@@ -11,10 +11,10 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
+from streams.dev.generator import Generator, spaced, stream
+from streams.dev.localkafka import LocalKafka
+from streams.dev.produce import publish
 from streams.events import Rejected, format_timestamp, parse_event
-from streams.generator import Generator, spaced, stream
-from streams.localkafka import LocalKafka
-from streams.produce import publish
 from streams.replay import replay, to_json
 from streams.settings import Settings
 from tests.support.metrics import assert_same, measure_samples, replay_samples, samples

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from streams.localkafka import LocalKafka
+from streams.dev.localkafka import LocalKafka
 from tests.support.world import World
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from streams.localkafka import LocalKafka
+from streams.dev.localkafka import LocalKafka
 from tests.support.traffic import (
     assert_equals_replay,
     consumed,

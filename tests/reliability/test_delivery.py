@@ -13,8 +13,8 @@ import pytest
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.partitioner.default import murmur2
 
+from streams.dev.localkafka import create_topics
 from streams.events import parse_event
-from streams.localkafka import create_topics
 from tests.support.formats import format_1_lines, format_1_records, later_lines
 from tests.support.metrics import measure_samples, replay_samples
 from tests.support.traffic import (

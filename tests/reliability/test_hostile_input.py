@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.dev.generator import Generator
 from streams.events import (
     DEFAULT_MAX_SKEW_US,
     Rejected,
@@ -19,7 +20,6 @@ from streams.events import (
     format_timestamp,
     parse_event,
 )
-from streams.generator import Generator
 from tests.reliability.fuzz import Fuzzer, Message
 from tests.support.metrics import samples
 from tests.support.traffic import (

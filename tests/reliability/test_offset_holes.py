@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 from kafka import KafkaProducer
 
-from streams.produce import topic_for
+from streams.dev.produce import topic_for
 from tests.support.traffic import assert_equals_replay, consumed, generated, write_lines
 from tests.support.world import World
 

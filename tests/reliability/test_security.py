@@ -9,7 +9,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from streams.localkafka import LocalKafka
+from streams.dev.localkafka import LocalKafka
 from tests.support.metrics import samples
 from tests.support.traffic import assert_equals_replay, generated, write_lines
 from tests.support.world import World, log_mentions

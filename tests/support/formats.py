@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 
+from streams.dev.generator import Generator, spaced, stream
 from streams.events import parse_event
-from streams.generator import Generator, spaced, stream
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
 EVENTS = FIXTURES / "v1-events.jsonl"  # what release 0.1 consumed

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from streams.generator import Generator, spaced, stream
+from streams.dev.generator import Generator, spaced, stream
 from streams.replay import replay, to_json
 from streams.settings import Settings
 from tests.support.metrics import assert_same, measure_samples, replay_samples, samples

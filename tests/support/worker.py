@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from streams.localkafka import create_topics, free_port
+from streams.dev.localkafka import create_topics, free_port
 from streams.settings import TOPIC_DEFAULTS
 
 

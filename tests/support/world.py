@@ -14,9 +14,9 @@ from typing import Any
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource
 
+from streams.dev.localkafka import LocalKafka, create_topics
+from streams.dev.produce import publish
 from streams.events import format_timestamp
-from streams.localkafka import LocalKafka, create_topics
-from streams.produce import publish
 from tests.support.metrics import assert_same, measure_samples, replay_samples, samples
 from tests.support.traffic import now_us, replay_at, world_settings
 from tests.support.worker import WorkerProcess, topic_env

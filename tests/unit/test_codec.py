@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
+from streams.dev.generator import Generator, spaced, stream
 from streams.engine import (
     APPLIED,
     DUPLICATE,
@@ -26,9 +27,8 @@ from streams.engine.codec import (
     load_reps,
     record_format,
 )
-from streams.engine.rep import prospect_time
+from streams.engine.cohorts import prospect_time
 from streams.events import Event, format_timestamp, parse_event
-from streams.generator import Generator, spaced, stream
 from tests.support.formats import format_1_lines, format_1_records, later_lines
 
 HOUR_US = 3_600_000_000

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streams.catalog import ALERTS, KPIS, MEASURES
-from streams.docs import GENERATED, kpis_markdown
+from streams.render.docs import GENERATED, kpis_markdown
 
 ROOT = Path(__file__).resolve().parents[2]
 

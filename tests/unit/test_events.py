@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from streams import events
 from streams.events import REASONS, Event, Rejected, parse_event, parse_timestamp
+from streams.events.explain import explain
 
 DROP = object()  # marks a field to remove
 LONG = "x" * 129
@@ -297,7 +298,7 @@ def test_fast_path_accepts_only_what_the_contract_accepts(kind: str, topic: str 
                                                           changes: dict[str, Any]) -> None:
     message = raw(kind, **changes)
     try:
-        explained: Event | Rejected = events._explain(message, topic, None, 0)
+        explained: Event | Rejected = explain(message, topic, None, 0)
     except Rejected as exc:
         explained = exc
     try:
@@ -309,3 +310,9 @@ def test_fast_path_accepts_only_what_the_contract_accepts(kind: str, topic: str 
         assert parsed.reason in REASONS
     else:
         assert isinstance(parsed, Event) and meaning(parsed) == meaning(explained)
+
+
+def test_the_event_record_keeps_exactly_the_stored_fields_of_the_table() -> None:
+    """The Event is written out for typing; FIELDS is the contract it must follow."""
+    stored = {f.name for f in events.FIELDS if f.stored and f.kind != "timestamp"}
+    assert set(Event.__struct_fields__) == stored | {"type", "ts"}

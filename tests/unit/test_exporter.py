@@ -8,8 +8,8 @@ import orjson
 import pytest
 
 from streams.catalog import MEASURES, WINDOWS
-from streams.pipeline import Pipeline
 from streams.settings import Settings
+from streams.worker.pipeline import Pipeline
 from tests.support.metrics import measure_samples, samples
 
 NOW = 1_795_500_000.0  # seconds
@@ -90,7 +90,7 @@ def test_no_ids_but_rep_and_team_in_labels() -> None:
 
 def test_a_batch_scrapes_like_one_message_at_a_time() -> None:
     """handle_many (the worker's fetch) == handle per message: samples and dead letters."""
-    from streams.generator import Generator, spaced, stream
+    from streams.dev.generator import Generator, spaced, stream
 
     start = int((NOW - 3 * 86400) * 1e6)
     offsets: Counter[tuple[str, int]] = Counter()
@@ -118,14 +118,14 @@ def test_no_message_past_a_hole_is_applied() -> None:
     touch = [_touch("a", "t", n) for n in range(4)]
     pipeline.handle("sales.touches", 0, 0, None, touch[0])
     pipeline.handle("sales.touches", 0, 2, None, touch[2])  # @1 did not come
-    assert pipeline.rewinds == {("sales.touches", 0): 1}
-    assert pipeline.positions[("sales.touches", 0)] == 1
-    pipeline.rewinds.clear()
+    assert pipeline.offsets.rewinds == {("sales.touches", 0): 1}
+    assert pipeline.offsets.positions[("sales.touches", 0)] == 1
+    pipeline.offsets.rewinds.clear()
     for offset in (1, 0, 2):  # read again from the position: @0 is redelivered
         pipeline.handle("sales.touches", 0, offset, None, touch[offset])
-    pipeline.skip_hole("sales.touches", 0, 5)  # @3 and @4: transaction markers, say
+    pipeline.offsets.skip_hole(("sales.touches", 0), 5)  # @3 and @4: transaction markers, say
     pipeline.handle("sales.touches", 0, 5, None, touch[3])
-    assert not pipeline.rewinds
+    assert not pipeline.offsets.rewinds
     text = pipeline.scrape().decode()
     assert measure_samples(text)[("touches", "a", "t", "24h")] == 4
     assert samples(text)[("salespulse_events_redelivered_total", ())] == 1

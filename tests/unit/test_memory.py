@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from streams import memory
+from streams.worker import memory
 
 
 def _rss_kib() -> int:

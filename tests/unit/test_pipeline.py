@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 from kafka.partitioner.default import murmur2
 
-from streams.pipeline import DeadLetter, Forward, Pipeline, origin_headers
 from streams.settings import Settings
+from streams.worker.pipeline import DeadLetter, Forward, Pipeline, origin_headers
 
 SETTINGS = Settings(partitions=4)
 TOUCHES = SETTINGS.topics["touch"]
@@ -39,7 +39,7 @@ def test_a_message_on_another_partition_is_re_keyed_not_applied() -> None:
     elsewhere = (home("r-7") + 1) % 4
     sent = p.handle(TOUCHES, elsewhere, 5, None, touch("a"))
     assert sent == Forward("r-7", home("r-7"), touch("a"), origin_headers(TOUCHES, elsewhere, 5))
-    assert p.engine.counts.applied == 0 and p.positions[(TOUCHES, elsewhere)] == 6
+    assert p.engine.counts.applied == 0 and p.offsets.positions[(TOUCHES, elsewhere)] == 6
 
 
 def test_re_keyed_copies_of_applied_source_messages_are_skipped() -> None:
@@ -50,7 +50,7 @@ def test_re_keyed_copies_of_applied_source_messages_are_skipped() -> None:
         assert p.handle(REKEYED, partition, offset, b"r-7", touch(event_id),
                         origin_headers(TOUCHES, 3, source_offset)) is None
     assert p.engine.counts.applied == 3 and p.engine.counts.duplicates == 0
-    assert p.forwarded[partition] == {f"{TOUCHES}/3": 12}
+    assert p.offsets.forwarded[partition] == {f"{TOUCHES}/3": 12}
 
 
 def test_a_tombstone_is_dead_lettered_with_its_reason() -> None:
@@ -62,10 +62,10 @@ def test_an_undecodable_batch_is_stepped_over_before_or_after_it_is_reported() -
     p = pipeline()
     partition = home("r-7")
     p.handle(TOUCHES, partition, 0, None, touch("a"))
-    p.skip_undecodable(TOUCHES, partition, 1, 11)  # reported while the position is at it
-    assert p.positions[(TOUCHES, partition)] == 11
-    p.skip_undecodable(TOUCHES, partition, 20, 30)  # reported ahead of the position
+    p.offsets.skip_undecodable((TOUCHES, partition), 1, 11)  # reported while the position is at it
+    assert p.offsets.positions[(TOUCHES, partition)] == 11
+    p.offsets.skip_undecodable((TOUCHES, partition), 20, 30)  # reported ahead of the position
     for offset in range(11, 20):
         p.handle(TOUCHES, partition, offset, None, touch(f"m{offset}"))
     p.handle(TOUCHES, partition, 30, None, touch("after"))
-    assert p.engine.counts.applied == 11 and not p.rewinds
+    assert p.engine.counts.applied == 11 and not p.offsets.rewinds

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from streams.catalog import ALERTS, KPIS, MEASURES, PIPELINE_ALERTS, TEAM_KPIS, WINDOWS, Alert
-from streams.localkafka import KAFKA_VERSION
+from streams.dev.localkafka import KAFKA_VERSION
 from streams.render import alerts as alert_rules
 from streams.render import runbook_url
 from streams.render.__main__ import main, render_all, stale
@@ -83,8 +83,8 @@ def test_every_kpi_has_a_guarded_rule_per_level_covering_every_window(level: str
 def test_team_sums_and_team_only_kpis_are_recorded() -> None:
     rules = _rules(RECORDING_FILE)
     assert all(measure_sum_record(m.name) in rules for m in MEASURES)
-    for name in TEAM_KPIS:
-        assert "> 0" in rules[kpi_record("team_window", name)]["expr"]
+    for team_kpi in TEAM_KPIS:
+        assert "> 0" in rules[kpi_record("team_window", team_kpi.name)]["expr"]
     assert "salespulse_team_revenue_target" in rules[kpi_record("team_window", "magic_number")][
         "expr"]
     assert {w.name for w in WINDOWS} == {"1h", "24h", "7d", "30d"}

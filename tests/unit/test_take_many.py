@@ -6,10 +6,10 @@ import random
 
 import pytest
 
+from streams.dev.generator import Generator, spaced, stream
 from streams.engine import Engine, EngineConfig, take_snapshot
 from streams.engine.windows import HOUR_US, US
 from streams.events import Event, Rejected, parse_event
-from streams.generator import Generator, spaced, stream
 
 START = 1_790_812_800 * US  # 2026-10-01T00:00:00Z
 DAY_US = 24 * HOUR_US

@@ -1,4 +1,4 @@
-"""Sorting changelog records into flushed and unfinished units (StateSync.read)."""
+"""Sorting changelog records into flushed and unfinished units (worker/checkpoint.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.app import CURRENT_HEADERS, MARKER, StateSync
+from streams.worker.checkpoint import CURRENT_HEADERS, MARKER, ChangelogReader
 
 
 @dataclass
@@ -32,30 +32,30 @@ LOG = [(b"u1", b"a"), (b"u2", b"b"), _marker(1), (b"u1", b"c"), (b"u3", b"d"), _
 def test_units_count_once_a_marker_follows_them(batch: int) -> None:
     """However the log is cut into fetched batches: units before the last marker are
     flushed (latest value per key), those after it unfinished, the offsets the last's."""
-    state = StateSync()
+    state = ChangelogReader()
     records = [Record(3, key, value) for key, value in LOG]
     for at in range(0, len(records), batch):
         state.read(records[at:at + batch])
     assert dict(state.flushed[3]) == {b"u1": b"c", b"u2": b"b", b"u3": b"d"}
     assert dict(state.unfinished[3]) == {b"u2": b"e", b"u4": b"f"}
-    assert state.offsets[3] == {"offsets": {"sales.touches": 2},
+    assert state.markers[3] == {"offsets": {"sales.touches": 2},
                                 "forwarded": {"sales.touches/1": 7}}
 
 
 def test_records_of_format_1_are_noted_and_their_markers_read() -> None:
     """Release 0.1 wrote no header; its markers held the source offsets alone."""
-    state = StateSync()
+    state = ChangelogReader()
     state.read([Record(3, b"u1", b"a", ()), Record(3, MARKER, b'{"sales.touches": 4}', ()),
                 Record(3, b"u2", b"b")])
     state.read([Record(3, b"u1", b"c"), Record(3, *_marker(5))])
     assert state.formats[3] == {}  # u1 rewritten in the current format since
     state.read([Record(3, b"u3", b"d", ()), Record(3, MARKER, b'{"sales.touches": 6}', ())])
     assert state.formats[3] == {b"u3": 1, MARKER: 1}
-    assert state.offsets[3] == {"offsets": {"sales.touches": 6}, "forwarded": {}}
+    assert state.markers[3] == {"offsets": {"sales.touches": 6}, "forwarded": {}}
 
 
 def test_a_partition_already_loaded_is_not_read_again() -> None:
-    state = StateSync()
+    state = ChangelogReader()
     state.loaded.add(3)
     state.read([Record(3, b"u1", b"a"), Record(3, *_marker(1))])
-    assert not state.flushed and not state.unfinished and not state.offsets
+    assert not state.flushed and not state.unfinished and not state.markers

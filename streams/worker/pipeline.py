@@ -9,13 +9,24 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from kafka.partitioner.default import murmur2
 
-from streams.engine import APPLIED, DUPLICATE, LATE, Engine, Snapshot, take_snapshot, tune_gc
+from streams.engine import (
+    APPLIED,
+    DUPLICATE,
+    LATE,
+    Engine,
+    RepState,
+    Snapshot,
+    take_snapshot,
+    tune_gc,
+)
 from streams.events import Event, Rejected, parse_event
-from streams.exporter import PipelineMetrics, render
 from streams.settings import Settings
+from streams.worker.metrics import PipelineMetrics, render
+from streams.worker.offsets import AGAIN, APPLY, SourceOffsets
 
 log = logging.getLogger(__name__)
 REP_LIMIT = "rep_limit"  # reasons beside those of the event contract (events.RECORD_REASONS)
@@ -84,16 +95,8 @@ class Pipeline:
         self.topic_types = {name: kind for kind, name in settings.topics.items()}
         self.repartition_topic = settings.repartition_topic
         self.homes: dict[str, int] = {}  # rep -> its home partition (the Kafka partitioner's)
-        # per home partition, per source "topic/partition": the last source offset applied
-        # from the repartition topic (a crash re-sends what follows its last flush)
-        self.forwarded: dict[int, dict[str, int]] = {}
-        self.rep_partition: dict[str, int] = {}
-        # next offset to apply per source partition; lower ones are already in the state
-        self.positions: dict[tuple[str, int], int] = {}
-        # partitions to read again from their position: a message came past a hole
-        self.rewinds: dict[tuple[str, int], int] = {}
-        # per partition, batches that cannot be decoded: first offset -> offset after them
-        self.undecodable: dict[tuple[str, int], dict[int, int]] = {}
+        self.rep_partition: dict[str, int] = {}  # rep -> the state partition it is in
+        self.offsets = SourceOffsets()
         self._over_cap_logged = False
         for team, target in settings.engine.team_targets.items():
             self.metrics.targets.labels(team).set(target)
@@ -159,25 +162,17 @@ class Pipeline:
         """The valid event of a message, its dead letter, its re-keyed record, or None
         (already applied before a restart)."""
         topic, partition, offset, key, value, headers = message
-        tp = (topic, partition)
-        expected = self.positions.get(tp)
-        if expected is not None and offset > expected and tp in self.undecodable:
-            expected = self._step_over_undecodable(tp)
-        if expected is not None and offset != expected:
-            if offset < expected:
+        verdict = self.offsets.admit((topic, partition), offset)
+        if verdict is not APPLY:
+            if verdict is AGAIN:
                 self.metrics.redelivered.inc()  # consumed again after a restart: state has it
-            elif tp not in self.rewinds:  # never past a hole: the worker reads it again
-                log.debug("Kafka delivered %s[%d]@%d while @%d is next", topic, partition,
-                          offset, expected)
-                self.rewinds[tp] = expected
             return None
-        self.positions[tp] = offset + 1
         source = topic
         if topic == self.repartition_topic:
             came_from = origin(headers)
             if came_from is not None:
                 source = came_from[0]
-                if self._sent_again(partition, came_from):
+                if self.offsets.sent_again(partition, *came_from):
                     self.metrics.redelivered.inc()
                     return None
         raw = value or b""
@@ -199,17 +194,6 @@ class Pipeline:
         if event.rep_id not in self.engine.reps:
             new_reps.add(event.rep_id)
         return event
-
-    def _sent_again(self, partition: int, came_from: tuple[str, int, int]) -> bool:
-        """True for a re-keyed record whose source message was applied already: a worker
-        that crashed before its flush re-keys what followed the flush again."""
-        topic, source_partition, offset = came_from
-        applied = self.forwarded.setdefault(partition, {})
-        name = f"{topic}/{source_partition}"
-        if offset <= applied.get(name, -1):
-            return True
-        applied[name] = offset
-        return False
 
     def _check_cap(self, rep_id: str, new_reps: set[str]) -> None:
         reps = self.engine.reps
@@ -235,42 +219,28 @@ class Pipeline:
                highwaters: dict[tuple[str, int], int] | None = None) -> bytes:
         """The /metrics body as of now (or an explicit later instant)."""
         for (topic, partition), end in (highwaters or {}).items():
-            self.metrics.lag.labels(topic, str(partition)).set(self.lag((topic, partition), end))
+            lag = self.offsets.lag((topic, partition), end)
+            self.metrics.lag.labels(topic, str(partition)).set(lag)
         self.metrics.reps.set(len(self.engine.reps))
         return render(self.snapshot(as_of_us), self.metrics)
 
-    def lag(self, tp: tuple[str, int], end: int) -> int:
-        """Messages of a source partition on the broker (up to `end`) not applied yet."""
-        return max(0, end - self.positions.get(tp, 0))
-
-    def skip_hole(self, topic: str, partition: int, first: int) -> None:
-        """Offsets from the position up to `first` hold no records (transaction markers,
-        or deleted by retention): go on from `first`."""
-        log.info("%s[%d] has no records at offsets %d..%d (transaction markers, or "
-                 "deleted by retention): going on from @%d", topic, partition,
-                 self.positions[(topic, partition)], first - 1, first)
-        self.positions[(topic, partition)] = first
-
-    def skip_undecodable(self, topic: str, partition: int, first: int, end: int) -> None:
-        """Offsets [first, end) are a batch that cannot be decoded: go on after it."""
-        self.undecodable.setdefault((topic, partition), {})[first] = end
-        self._step_over_undecodable((topic, partition))
-
-    def _step_over_undecodable(self, tp: tuple[str, int]) -> int | None:
-        skipped = self.undecodable[tp]
-        while (position := self.positions.get(tp)) in skipped:
-            self.positions[tp] = skipped.pop(position)  # type: ignore[arg-type]
-        return self.positions.get(tp)
+    def adopt(self, partition: int, reps: dict[str, RepState], marker: dict[str, Any]
+              ) -> None:
+        """Take the reps of a state partition rebuilt from the changelog, and resume its
+        source partitions where the state's marker says."""
+        self.engine.reps.update(reps)
+        for rep_id in reps:
+            self.rep_partition[rep_id] = partition
+        self.offsets.recovered(partition, marker)
+        newest = max((rep.max_ts for rep in reps.values()), default=None)
+        engine = self.engine
+        if newest is not None:  # the engine's clock moves to the newest recovered event
+            engine.newest_applied = max(engine.newest_applied or newest, newest)
 
     def drop_partitions(self, partitions: set[int]) -> None:
         """Forget reps of revoked partitions, so no two workers export the same rep."""
         for rep_id in [r for r, p in self.rep_partition.items() if p in partitions]:
             del self.rep_partition[rep_id]
             self.engine.reps.pop(rep_id, None)
-        for tp in [tp for tp in self.positions if tp[1] in partitions]:
-            del self.positions[tp]
-            self.rewinds.pop(tp, None)
-            self.undecodable.pop(tp, None)
-        for partition in partitions:
-            self.forwarded.pop(partition, None)
+        self.offsets.drop(partitions)
         self.metrics.lag.clear()  # refilled for the partitions still held at the next scrape

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterable
-from typing import Any
 
 import orjson
 from kafka import KafkaProducer
@@ -13,22 +12,9 @@ from kafka import KafkaProducer
 from streams.settings import Settings
 
 
-def kafka_client_options(settings: Settings) -> dict[str, Any]:
-    """kafka-python connection options from the same environment the worker reads."""
-    sec = settings.security
-    options: dict[str, Any] = {"bootstrap_servers": settings.bootstrap_servers.split(","),
-                               "security_protocol": sec.protocol}
-    if sec.protocol.startswith("SASL"):
-        options |= {"sasl_mechanism": sec.sasl_mechanism, "sasl_plain_username": sec.username,
-                    "sasl_plain_password": sec.password}
-    if "SSL" in sec.protocol:
-        options["ssl_context"] = sec.ssl_context()
-    return options
-
-
 def new_producer(settings: Settings) -> KafkaProducer:
     return KafkaProducer(linger_ms=10, batch_size=256 * 1024, acks="all",
-                         **kafka_client_options(settings))
+                         **settings.client_options())
 
 
 def topic_for(settings: Settings, value: bytes) -> str:

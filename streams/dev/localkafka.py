@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import atexit
 import base64
 import contextlib
-import fcntl
-import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -20,9 +16,10 @@ import uuid
 from pathlib import Path
 from typing import Any, NoReturn
 
-KAFKA_VERSION = "4.4.0"  # keep in step with kafka.version in kafka-broker/pom.xml
-# Not "kafka/": a top-level dir of that name shadows kafka-python for mypy and ruff.
-POM = Path(__file__).resolve().parents[1] / "kafka-broker" / "pom.xml"
+from streams.dev.kafka_jars import KAFKA_VERSION, LocalKafkaError, ensure_jars
+
+__all__ = ["KAFKA_VERSION", "LocalKafka", "LocalKafkaError", "create_topics", "free_port"]
+
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 SCRAM = "SCRAM-SHA-256"
@@ -44,49 +41,6 @@ logger.config.level = WARN
 """
 
 
-class LocalKafkaError(RuntimeError):
-    """The local broker or its toolchain could not be set up."""
-
-
-def cache_dir() -> Path:
-    default = Path.home() / ".cache" / "salespulse" / f"kafka-{KAFKA_VERSION}"
-    return Path(os.environ.get("SALESPULSE_KAFKA_CACHE") or default)
-
-
-def _require(tool: str, hint: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        raise LocalKafkaError(f"{tool} not found: {hint}")
-    return path
-
-
-def ensure_jars() -> Path:
-    """Return the directory of broker jars, fetching them with Maven the first time."""
-    _require("java", "install OpenJDK 17 (apt-get install openjdk-17-jre-headless)")
-    root = cache_dir()
-    # Versioned marker: an overridden cache dir may hold another version's jars.
-    libs, marker = root / "libs", root / f".complete-{KAFKA_VERSION}"
-    if marker.exists():
-        return libs
-    mvn = _require("mvn", "install Maven (apt-get install maven)")
-    root.mkdir(parents=True, exist_ok=True)
-    # Locked: parallel test runs or CI jobs may fill the same cache at once.
-    with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.exists():
-            return libs
-        print(f"fetching Kafka {KAFKA_VERSION} jars with Maven (once, into {root})...",
-              file=sys.stderr, flush=True)
-        shutil.rmtree(libs, ignore_errors=True)
-        cmd = [mvn, "-q", "-B", "-f", str(POM), f"-Dkafka.version={KAFKA_VERSION}",
-               "dependency:copy-dependencies", f"-DoutputDirectory={libs}"]
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise LocalKafkaError(f"mvn failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-        marker.touch()  # only now, so a half-done fetch is redone
-    return libs
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -101,7 +55,7 @@ def _cluster_id() -> str:
             return text
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
     text = path.read_text(errors="replace") if path.exists() else "(no broker log)"
     return "\n".join(text.splitlines()[-lines:])
 
@@ -283,7 +237,7 @@ class LocalKafka:
         self._fail(f"Kafka not ready after {READY_TIMEOUT_S:.0f}s (last error: {error!r})")
 
     def _fail(self, why: str) -> NoReturn:
-        raise LocalKafkaError(f"{why}; last lines of {self.log_path}:\n{_tail(self.log_path)}")
+        raise LocalKafkaError(f"{why}; last lines of {self.log_path}:\n{tail(self.log_path)}")
 
     def _terminate(self) -> None:
         proc, self._proc = self._proc, None
@@ -318,52 +272,3 @@ def create_topics(bootstrap: str, topics: list[str], partitions: int = 1,
         return missing
     finally:
         admin.close()
-
-
-def _run(port: int | None, data_dir: str | None) -> int:
-    # SIGTERM (a supervisor, `kill`) stops the broker as cleanly as Ctrl-C does; SIGINT is
-    # set too because a shell without job control starts `... &` with SIGINT ignored.
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, signal.default_int_handler)
-    with LocalKafka(port=port, data_dir=data_dir) as kafka:
-        print(f"KAFKA_BOOTSTRAP_SERVERS={kafka.bootstrap}", flush=True)
-        try:
-            while kafka.running:
-                time.sleep(0.5)
-        except KeyboardInterrupt:
-            print("stopping Kafka...", file=sys.stderr, flush=True)
-            return 0
-        print(f"Kafka died:\n{_tail(kafka.log_path)}", file=sys.stderr)
-        return 1
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m streams.localkafka", description=__doc__)
-    sub = parser.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("fetch", help="download the broker jars (once)")
-    run = sub.add_parser("run", help="run a broker in the foreground until Ctrl-C/SIGTERM")
-    run.add_argument("--port", type=int)
-    run.add_argument("--data-dir", help="keep data here (default: a temp dir, removed on exit)")
-    mk = sub.add_parser("create-topics", help="create the topics that do not exist yet")
-    mk.add_argument("bootstrap")
-    mk.add_argument("topics", nargs="+")
-    mk.add_argument("--partitions", type=int, default=1)
-    args = parser.parse_args(argv)
-    try:
-        if args.cmd == "fetch":
-            print(ensure_jars())
-        elif args.cmd == "run":
-            return _run(args.port, args.data_dir)
-        else:
-            created = create_topics(args.bootstrap, args.topics, args.partitions)
-            print(f"created: {' '.join(created) or '(none: all existed)'}")
-        return 0
-    except LocalKafkaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # interrupted before the broker was up
-        return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -11,7 +11,7 @@ import time
 import urllib.request
 from contextlib import ExitStack
 
-from streams.localkafka import LocalKafka, create_topics
+from streams.dev.localkafka import LocalKafka, create_topics
 from streams.settings import Settings
 
 

@@ -1,0 +1,58 @@
+"""What the worker writes besides its state: dead letters, and messages re-keyed to
+their rep's partition. The next flush waits for their delivery before its markers, so a
+crash sends them again, never loses them."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from streams.worker.internals.fetcher import Undecodable
+from streams.worker.internals.producer import send_batches
+from streams.worker.pipeline import DeadLetter, Forward
+
+if TYPE_CHECKING:
+    from streams.worker.context import Worker
+
+log = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.pending: list[Any] = []  # delivery futures the next flush waits for
+
+    def take_pending(self) -> list[Any]:
+        pending, self.pending = self.pending, []
+        return pending
+
+    async def send(self, records: list[DeadLetter | Forward]) -> None:
+        forwards = [r for r in records if isinstance(r, Forward)]
+        if forwards:  # one batch per partition, like the changelog
+            self.pending += await send_batches(
+                self.worker.app, self.worker.settings.repartition_topic,
+                [(f.partition, f.rep_id.encode(), f.value, f.headers) for f in forwards])
+        for letter in records:
+            if isinstance(letter, DeadLetter):
+                await self.dead_letter(letter)
+
+    async def dead_letter(self, letter: DeadLetter) -> None:
+        try:
+            self.pending.append(await self.worker.dead_letters.send(
+                key=letter.key, value=letter.value, headers=letter.headers()))
+        except Exception:  # a dead letter that cannot be sent must not stop the worker
+            self.worker.pipeline.metrics.dead_letter_failures.inc()
+            log.exception("could not send a dead letter (reason %s) from %s[%d]@%d",
+                          letter.reason, letter.topic, letter.partition, letter.offset)
+
+    async def undecodable(self, report: Undecodable) -> None:
+        """One log line, a count and a dead letter for a batch the worker cannot decode."""
+        log.error("%s; the dead-letter topic has a record naming them (reason "
+                  "undecodable_batch); a codec library missing here: install salespulse's "
+                  "dependencies (cramjam)", report.describe())
+        pipeline = self.worker.pipeline
+        pipeline.metrics.undecodable.labels(report.topic).inc()
+        pipeline.offsets.skip_undecodable((report.topic, report.partition), report.first,
+                                          report.end)
+        await self.dead_letter(DeadLetter(None, b"", "undecodable_batch", report.describe(),
+                                          report.topic, report.partition, report.first))
