@@ -1,4 +1,4 @@
-"""The `salespulse` command: replay, worker, generate, demo."""
+"""The `salespulse` command: replay, worker, produce, generate, demo."""
 
 from __future__ import annotations
 
@@ -139,6 +139,28 @@ def _generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _produce(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from streams.dev.produce import publish, valid_lines
+    from streams.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+        lines = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")  # noqa: SIM115
+    except (SettingsError, OSError) as exc:
+        print(f"salespulse produce: {exc}", file=sys.stderr)
+        return 2
+    rejected: Counter[str] = Counter()
+    with lines:
+        sent = publish(settings, valid_lines(lines, rejected), rate=args.rate,
+                       progress_every=args.progress)
+    skipped = ", ".join(f"{n} {reason}" for reason, n in sorted(rejected.items()))
+    print(f"produce: sent {sent:,} events to {settings.bootstrap_servers}"
+          + (f"; not sent (invalid): {skipped}" if skipped else ""), file=sys.stderr)
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from streams.dev.demo import run
 
@@ -170,6 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
     wk.add_argument("-l", "--loglevel", default="info",
                     choices=("crit", "error", "warn", "info", "debug"))
     wk.set_defaults(run=_worker)
+
+    pr = commands.add_parser("produce", help="publish a JSON Lines file to the typed topics, "
+                                             "keyed by rep_id")
+    pr.add_argument("file", help="events, one JSON object per line ('-': standard input)")
+    pr.add_argument("--rate", type=float, default=0, help="events per second (default: as "
+                                                          "fast as Kafka takes them)")
+    pr.add_argument("--progress", type=int, default=10_000, help="report every N events")
+    pr.set_defaults(run=_produce)
 
     gn = commands.add_parser("generate", help="realistic demo events to Kafka or a file")
     gn.add_argument("--output", help="write JSON Lines here instead of producing to Kafka")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from streams.catalog import KPIS, Kpi
+from streams.catalog import KPIS, TEAM_KPIS
 from streams.engine import Row, kpis
 from streams.events import format_timestamp
 from streams.replay import ReplayResult
@@ -12,19 +12,19 @@ from streams.replay import ReplayResult
 NAME_WIDTH = 18
 
 
-def _cell(kpi: Kpi, value: float | None) -> str:
+def _cell(unit: str, value: float | None) -> str:
     if value is None:
         return "-"
-    if kpi.unit == "ratio":
+    if unit == "ratio":
         return f"{100 * value:.0f}%"
-    if kpi.unit == "currency":
+    if unit == "currency":
         return f"{value:,.0f}"
     return f"{value:.1f}"
 
 
 def _line(name: str, row: Row) -> str:
     values = kpis(row.measures())
-    cells = [_cell(k, values[k.name]).rjust(max(len(k.label), 7)) for k in KPIS]
+    cells = [_cell(k.unit, values[k.name]).rjust(max(len(k.label), 7)) for k in KPIS]
     return f"{name[:NAME_WIDTH]:<{NAME_WIDTH}} " + " ".join(cells)
 
 
@@ -35,8 +35,7 @@ def to_table(result: ReplayResult, window: str) -> str:
     lines = [f"KPIs over the last {window} as of {format_timestamp(snap.as_of)} "
              "(- = no data for the denominator)", "", header]
     for team in (r for r in snap.teams if r.window == window):
-        extra = snap.team_kpis(team.group_id)
-        lines.append(_line(team.group_id, team) + _magic(extra))
+        lines.append(_line(team.group_id, team) + _team_only(snap.team_kpis(team.group_id)))
         lines += [_line("  " + rep.group_id, rep) for rep in snap.reps
                   if rep.window == window and rep.team_id == team.group_id]
     counts: dict[str, Any] = result.engine.counts.as_dict()
@@ -46,9 +45,8 @@ def to_table(result: ReplayResult, window: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _magic(extra: dict[str, float | None]) -> str:
-    magic, ratio = extra["magic_number"], extra["activity_ratio"]
-    if magic is None:
-        return ""
-    activity = "-" if ratio is None else f"{100 * ratio:.0f}%"
-    return f"   magic number {magic:.1f}/week, activity {activity}"
+def _team_only(values: dict[str, float | None]) -> str:
+    """The team-only KPIs that have a value (they need a revenue target)."""
+    shown = [f"{k.label.lower()} {_cell(k.unit, values[k.name])}" for k in TEAM_KPIS
+             if values[k.name] is not None]
+    return "   " + ", ".join(shown) if shown else ""

@@ -77,7 +77,7 @@ class Settings:
 
     bootstrap_servers: str = "127.0.0.1:9092"
     app_id: str = "salespulse"
-    instance_id: str = ""  # static group membership: a restarted worker gets its partitions
+    instance_name: str = field(default_factory=socket.gethostname)  # see group_instance_id
     topics: Mapping[str, str] = field(default_factory=lambda: dict(TOPIC_DEFAULTS))
     dead_letter_topic: str = "sales.deadletter"
     repartition_topic: str = "salespulse-rekeyed"  # messages not keyed by rep_id, re-keyed
@@ -93,6 +93,14 @@ class Settings:
         tempfile.gettempdir(), "salespulse-data"))
     security: KafkaSecurity = field(default_factory=KafkaSecurity)
     engine: EngineConfig = field(default_factory=EngineConfig)
+
+    @property
+    def group_instance_id(self) -> str:
+        """Static group membership: a restarted worker gets its partitions back at once.
+        Unique per worker of a host (its web port), the same after a restart; the port is
+        part of it because Faust hands a rejoining member the assignment, web address
+        included, its previous incarnation had."""
+        return f"{self.instance_name}-{self.web_port}"
 
     @property
     def event_topics(self) -> frozenset[str]:
@@ -170,7 +178,7 @@ class Settings:
             bootstrap_servers=get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
             app_id=app_id,
             # unique per worker on a host (its port), the same after a restart
-            instance_id=get("SALESPULSE_INSTANCE_ID", f"{socket.gethostname()}-{web_port}"),
+            instance_name=get("SALESPULSE_INSTANCE_ID", socket.gethostname()),
             topics=topics,
             dead_letter_topic=get("SALESPULSE_TOPIC_DEADLETTER", "sales.deadletter"),
             repartition_topic=get("SALESPULSE_TOPIC_REKEYED", f"{app_id}-rekeyed"),

@@ -1,14 +1,16 @@
-"""Publishing events to their typed topics with kafka-python (demo, tests, bench)."""
+"""Publishing events to their typed topics, keyed by rep_id, with kafka-python."""
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 import orjson
 from kafka import KafkaProducer
 
+from streams.events import Rejected, parse_event
 from streams.settings import Settings
 
 
@@ -40,9 +42,22 @@ def publish(settings: Settings, messages: Iterable[tuple[str, bytes]], rate: flo
             if rate and (ahead := count / rate - (time.monotonic() - started)) > 0:
                 time.sleep(ahead)
             if progress_every and count % progress_every == 0:
-                print(f"generate: {count:,} events sent "
+                print(f"{count:,} events sent "
                       f"({count / (time.monotonic() - started):,.0f}/s)", file=sys.stderr)
         producer.flush()
     finally:
         producer.close()
     return count
+
+
+def valid_lines(lines: Iterable[bytes], rejected: Counter[str]) -> Iterator[tuple[str, bytes]]:
+    """(rep_id, line) of each valid event of a JSON Lines file; the others are counted by
+    reason in `rejected` (a producer should not send what the worker would dead-letter)."""
+    for line in lines:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            yield parse_event(line).rep_id, line
+        except Rejected as exc:
+            rejected[exc.reason] += 1

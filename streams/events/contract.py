@@ -70,7 +70,7 @@ FIELD = {f.name: f for f in FIELDS}
 STORED = {kind: tuple(f for f in FIELDS if f.stored and kind in f.types
                       and f.kind != "timestamp") for kind in TYPES}
 
-# Stable reason words, documented in docs/reasons.md; they label the rejected counter.
+# Stable reason words, documented in docs/events.md; they label the rejected counter.
 REASONS: dict[str, str] = {
     "message_too_large": f"the message is larger than {MAX_MESSAGE_BYTES} bytes",
     "invalid_encoding": "the message is not valid UTF-8",

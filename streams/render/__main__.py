@@ -7,7 +7,12 @@ import sys
 from pathlib import Path
 
 from streams.render.alertmanager import TEAMS_FILE, load_routing, render_alertmanager
-from streams.render.dashboards import DASHBOARDS_DIR, render_grafana
+
+try:  # the boards are built with Grafana's SDK, an extra of its own
+    from streams.render.dashboards import DASHBOARDS_DIR, render_grafana
+except ImportError as exc:
+    raise SystemExit(f"python -m streams.render: {exc.name} is missing: install the render "
+                     "extra, e.g. pip install -e '.[render]'") from None
 from streams.render.docs import GENERATED as DOCS
 from streams.render.promconfig import render_prometheus
 from streams.render.promtests import TESTS_DIR, render_promtool_tests

@@ -86,7 +86,7 @@ def render_runbook() -> dict[str, str]:
         f"<!-- {GENERATED} -->", "# Runbook", "",
         "One section per alert; each alert's `runbook_url` annotation links here. "
         "Thresholds, minimum samples, `for` durations and severities live in "
-        "`streams/catalog.py` (`ALERTS`, `PIPELINE_ALERTS`); routing in "
+        "`streams/catalog/` (`ALERTS`, `PIPELINE_ALERTS`); routing in "
         f"`{TEAMS_FILE}` (see docs/alerting.md).", "",
         "## Sales KPI alerts", "",
         *[f"- [{a.name}](#{a.name.lower()})" for a in ALERTS], "",

@@ -61,7 +61,7 @@ def build_app(settings: Settings) -> App:
         broker_commit_interval=settings.commit_interval_s,
         # Static membership: a restarted worker (same instance id) gets its partitions back
         # at once, without waiting for its old session to time out.
-        consumer_group_instance_id=settings.instance_id or None,
+        consumer_group_instance_id=settings.group_instance_id,
         broker_session_timeout=settings.session_timeout_s,
         broker_heartbeat_interval=1.0,
         producer_linger=0.01,

@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import threading
-import time
 import urllib.parse
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from streams.dev.localkafka import free_port
+from tests.support.poll import until
 
 INSTALL_HINT = ("install the Debian packages: apt-get install prometheus "
                 "prometheus-alertmanager (scripts/setup.sh alerting does it)")
@@ -44,19 +44,24 @@ class Daemon:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
-                                   + self.log_tail())
-            try:
-                with urllib.request.urlopen(self.url + ready_path, timeout=2) as response:
-                    if response.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"{self.name} not ready after {timeout}s:\n{self.log_tail()}")
+        try:
+            until(lambda: self._ready(ready_path), timeout, f"{self.name} to be ready",
+                  self.log_tail, every=0.2)
+        except TimeoutError:
+            self.stop()
+            raise
+        return self
+
+    def _ready(self, path: str) -> bool:
+        assert self.proc is not None
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n"
+                               + self.log_tail())
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=2) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
 
     def log_tail(self, lines: int = 30) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

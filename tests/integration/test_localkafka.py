@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
@@ -11,6 +10,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
 from streams.dev.localkafka import LocalKafka, create_topics
+from tests.support.poll import until
 
 pytestmark = pytest.mark.integration
 
@@ -74,13 +74,11 @@ def test_restart_keeps_data() -> None:
 
 def _broker_log_says(broker: LocalKafka, text: str, timeout_s: float = 30) -> bool:
     """Whether the broker's log has `text`, waiting up to `timeout_s` for it to appear."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        if text in broker.log_path.read_text(errors="replace"):
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.2)
+    try:
+        return bool(until(lambda: text in broker.log_path.read_text(errors="replace"),
+                          timeout_s, f"{text!r} in the broker log", every=0.2))
+    except TimeoutError:
+        return False
 
 
 def test_scram_right_credentials_work_wrong_ones_fail() -> None:

@@ -1,4 +1,5 @@
-"""Fixtures of the reliability suite: a broker of its own and isolated test worlds."""
+"""Fixtures of the reliability suite: isolated test worlds on the session's broker
+(tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,13 +11,6 @@ import pytest
 
 from streams.dev.localkafka import LocalKafka
 from tests.support.world import World
-
-
-@pytest.fixture(scope="session")
-def kafka() -> Iterator[LocalKafka]:
-    """A started broker shared by the suite; a broker that cannot start is an error."""
-    with LocalKafka() as broker:
-        yield broker
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from kafka.errors import CommitFailedError
 from kafka.structs import OffsetAndMetadata
 
 from streams.events import format_timestamp, parse_event
+from tests.support.poll import until
 from tests.support.traffic import DAY_US, assert_equals_replay, consumed, generated, write_lines
 from tests.support.worker import WorkerProcess
 from tests.support.world import World, lags
@@ -88,17 +89,17 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
 def commit_group(world: World, offsets: dict[TopicPartition, int], timeout: float) -> None:
     """Commit `offsets` for the world's group once its killed member is gone."""
     consumer = KafkaConsumer(group_id=world.prefix, enable_auto_commit=False, **world.client)
-    deadline = time.monotonic() + timeout
+
+    def committed() -> bool:
+        try:
+            consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
+            return True
+        except CommitFailedError:  # the group still has the dead member (its session)
+            return False
+
     try:
         consumer.assign(list(offsets))
-        while True:
-            try:
-                consumer.commit({tp: OffsetAndMetadata(o, "", -1) for tp, o in offsets.items()})
-                return
-            except CommitFailedError:  # the group still has the dead member (session 10 s)
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(1)
+        until(committed, timeout, "the group to take a commit", every=1)
     finally:
         consumer.close()
 
@@ -127,5 +128,5 @@ def test_resumes_where_the_recovered_state_ends(make_world: Callable[..., World]
     worker.start()
     [text] = world.wait_caught_up(
         [worker], 240, "the restarted worker to handle the 1,000 newer messages",
-        until=lambda texts: consumed(texts[0]) >= 1000)
+        settled=lambda texts: consumed(texts[0]) >= 1000)
     assert_equals_replay(text, path)

@@ -13,13 +13,8 @@ import orjson
 import pytest
 
 from streams.dev.generator import Generator
-from streams.events import (
-    DEFAULT_MAX_SKEW_US,
-    Rejected,
-    _explain,
-    format_timestamp,
-    parse_event,
-)
+from streams.events import DEFAULT_MAX_SKEW_US, Rejected, format_timestamp, parse_event
+from streams.events.explain import explain
 from tests.reliability.fuzz import Fuzzer, Message
 from tests.support.metrics import samples
 from tests.support.traffic import (
@@ -55,7 +50,7 @@ def verdict(kind: str, value: bytes) -> str | None:
         try:
             parse_event(value, kind, now_us())
         except RecursionError:  # the bug test_contract_bugs.py shows: the fallback decides
-            _explain(value, kind, now_us(), DEFAULT_MAX_SKEW_US)
+            explain(value, kind, now_us(), DEFAULT_MAX_SKEW_US)
         return None
     except Rejected as exc:
         return exc.reason

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any
 
 from streams.dev.localkafka import create_topics, free_port
 from streams.settings import TOPIC_DEFAULTS
+from tests.support.poll import until
 
 
 def topic_env(prefix: str) -> dict[str, str]:
@@ -82,13 +82,7 @@ class WorkerProcess:
             return None
 
     def wait_for(self, ready: Callable[[], Any], timeout: float, what: str) -> Any:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = ready()
-            if value:
-                return value
-            time.sleep(0.3)
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}:\n{self.log_tail()}")
+        return until(ready, timeout, what, self.log_tail)
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -4,7 +4,6 @@ and the producer and consumers the tests use to talk to it."""
 from __future__ import annotations
 
 import re
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -18,6 +17,7 @@ from streams.dev.localkafka import LocalKafka, create_topics
 from streams.dev.produce import publish
 from streams.events import format_timestamp
 from tests.support.metrics import assert_same, measure_samples, replay_samples, samples
+from tests.support.poll import until as poll_until
 from tests.support.traffic import now_us, replay_at, world_settings
 from tests.support.worker import WorkerProcess, topic_env
 
@@ -149,17 +149,14 @@ class World:
                 for tp, end in ends.items() if committed[tp] < end}
 
     def wait_caught_up(self, workers: list[WorkerProcess], timeout: float, what: str,
-                       until: Callable[[list[str]], bool] = lambda texts: True) -> list[str]:
-        """The workers' scrapes once they have caught up (see `caught_up`) and `until`
+                       settled: Callable[[list[str]], bool] = lambda texts: True) -> list[str]:
+        """The workers' scrapes once they have caught up (see `caught_up`) and `settled`
         holds; on a timeout, an error with where each partition and worker stands."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def ready() -> list[str] | None:
             texts = caught_up(self, workers)
-            if texts and until(texts):
-                return texts
-            time.sleep(0.3)
-        raise TimeoutError(f"timed out after {timeout}s waiting for {what}:\n"
-                           + self.standing(workers))
+            return texts if texts and settled(texts) else None
+
+        return poll_until(ready, timeout, what, lambda: self.standing(workers))  # type: ignore[no-any-return]
 
     def standing(self, workers: list[WorkerProcess]) -> str:
         """Uncommitted partitions, the partitions each worker holds, their log tails."""
@@ -213,7 +210,7 @@ def assert_split(world: World, workers: list[WorkerProcess], path: Path, scrapes
     """Once the group has settled and caught up, at a few common instants: each rep in
     one worker only, and the sums of their /metrics equal replay of `path`."""
     world.wait_caught_up(workers, timeout, "the group to settle and catch up, every worker "
-                         "holding partitions", until=lambda texts: all(map(lags, texts)))
+                         "holding partitions", settled=lambda texts: all(map(lags, texts)))
     for _ in range(scrapes):
         as_of = now_us()
         texts = [worker.scrape(format_timestamp(as_of)) for worker in workers]

@@ -129,3 +129,14 @@ def test_no_message_past_a_hole_is_applied() -> None:
     text = pipeline.scrape().decode()
     assert measure_samples(text)[("touches", "a", "t", "24h")] == 4
     assert samples(text)[("salespulse_events_redelivered_total", ())] == 1
+
+
+def test_the_pipeline_metrics_are_exactly_the_catalogs() -> None:
+    """Every name the alert rules, boards and promtool cases use comes from the catalog:
+    the exporter registers those and no other."""
+    from streams.catalog import PIPELINE_METRICS
+    from streams.worker.metrics import PipelineMetrics
+
+    registry = PipelineMetrics().registry
+    exported = {(family.name, family.type) for family in registry.collect()}
+    assert exported == {(m.metric, m.kind) for m in PIPELINE_METRICS}

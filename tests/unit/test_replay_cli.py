@@ -78,7 +78,7 @@ def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert "40%" in north.split()  # reply_rate 2 of 5 prospects
     assert "67%" in north.split()  # meetings booked per reply, 2 of 3
     # magic: 10000 / (4200 * 100% * 100%) = 2.4 a week; 1 first appointment booked = 42%
-    assert "magic number 2.4/week, activity 42%" in north
+    assert "magic number 2.4, activity ratio 42%" in north
     assert "magic number" not in south and "0%" in south.split()  # close ratio 0 of 1
     assert "18 applied, 1 duplicates, 0 late, 1 rejected, 0 after as-of" in out
 
