@@ -92,7 +92,8 @@ def _proposal(rep: RepState, rec: list[Any], e: Event, retention: int) -> None:
 def _won(rep: RepState, rec: list[Any], e: Event, retention: int) -> None:
     rec[WON].append(e.ts)
     touches = touches_since(rep.deal_touches.get(e.deal_id), e.ts - retention)  # type: ignore[arg-type]
-    deltas = [DEALS_WON, (I["revenue_won"], round(e.amount * MICRO)), (ON_WON, touches)]
+    amount: float = e.amount  # type: ignore[assignment]  # a won event has one
+    deltas = [DEALS_WON, (I["revenue_won"], round(amount * MICRO)), (ON_WON, touches)]
     if rec[OPENED] is not None:
         deltas += [(CYCLE, e.ts - rec[OPENED]), (WITH_CYCLE, 1)]
     rep.add(e.ts, deltas)

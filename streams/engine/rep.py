@@ -186,9 +186,10 @@ class RepState:
 
     def _nps(self, e: Event) -> None:
         deltas = [(I["nps_responses"], 1)]
-        if e.score >= 9:
+        score: int = e.score  # type: ignore[assignment]  # an nps event has one
+        if score >= 9:
             deltas.append((I["nps_promoters"], 1))
-        elif e.score <= 6:
+        elif score <= 6:
             deltas.append((I["nps_detractors"], 1))
         self.add(e.ts, deltas)
 

@@ -113,10 +113,11 @@ class Rejected(ValueError):
         self.message = message
 
 
-class Event(msgspec.Struct, gc=False, kw_only=True):
+class Event(msgspec.Struct, gc=False):
     """A valid event: the stored fields of FIELDS (a test holds the two together), and
     `ts`, occurred_at in integer microseconds since the epoch. (A msgspec Struct: built
-    in C, it costs a third of a dataclass per event.)"""
+    in C, it costs a third of a dataclass per event.) Fields from `rep_id` on are copied
+    from the wire by name (decode.py); build one by keyword."""
 
     event_id: str
     type: str
@@ -133,8 +134,8 @@ class Event(msgspec.Struct, gc=False, kw_only=True):
     status: str | None = None
     kind: str | None = None
     stage: str | None = None
-    amount: float = 0
-    score: int = 0
+    amount: float | None = None  # deals (set when won)
+    score: int | None = None  # nps
 
 
 def parse_timestamp(text: str) -> int:

@@ -30,7 +30,8 @@ from streams.engine.codec import (
 
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
 CURRENT_HEADERS = tuple(HEADERS)  # as a consumer hands them back
-Unit = tuple[int, bytes, bytes | None]  # changelog partition, key, value (None: a tombstone)
+# A changelog record to send: partition, key, value (None: a tombstone), format header.
+Unit = tuple[int, bytes, bytes | None, list[tuple[str, bytes]]]
 KEY, VALUE, HEADERS_OF = attrgetter("key"), attrgetter("value"), attrgetter("headers")
 
 
@@ -41,7 +42,8 @@ def dirty_units(reps: dict[str, RepState], rep_partition: dict[str, int],
     for rep_id, rep in reps.items():
         if rep.dirty:
             partition = rep_partition[rep_id]
-            units += [(partition, key, value) for key, value in dirty_entries(rep, horizon_us)]
+            units += [(partition, key, value, HEADERS)
+                      for key, value in dirty_entries(rep, horizon_us)]
     return units
 
 
@@ -117,7 +119,7 @@ class ChangelogReader:
         if formats.get(MARKER, FORMAT) > FORMAT:
             raise NewerFormat(f"its flush markers are in format {formats[MARKER]}")
         reps = load_reps((k, v, formats.get(k, FORMAT)) for k, v in flushed.items() if v)
-        corrections = [(partition, key, flushed.get(key)) for key in unfinished]
+        corrections = [(partition, key, flushed.get(key), HEADERS) for key in unfinished]
         self.loaded.add(partition)
         return Rebuilt(reps, marker, corrections, len(formats))
 

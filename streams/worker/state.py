@@ -135,12 +135,12 @@ class StateSync:
         units, self.corrections = self.corrections, []
         units += dirty_units(pipeline.engine.reps, pipeline.rep_partition,
                              pipeline.engine.config.dedupe_horizon_us)
-        marks = pipeline.offsets.to_mark({p for p, _, _ in units}, self.unreadable)
+        marks = pipeline.offsets.to_mark({unit[0] for unit in units}, self.unreadable)
         return units, marks
 
     async def _send_all(self, units: list[Unit], marks: dict[int, dict[str, int]]) -> None:
         app, offsets = self.worker.app, self.worker.pipeline.offsets
-        futures = await send_batches(app, self.topic, [(p, k, v, HEADERS) for p, k, v in units])
+        futures = await send_batches(app, self.topic, units)
         futures += self.worker.outbox.take_pending()
         await asyncio.gather(*futures)
         markers = [(p, MARKER, marker_value(o, offsets.forwarded.get(p, {})), HEADERS)
