@@ -10,13 +10,18 @@ from typing import Any
 from streams.catalog import WINDOW_BY_NAME
 
 
-def _targets(text: str) -> dict[str, float]:
+def _goals(text: str | None) -> Any:
+    """The goals file named (or $SALESPULSE_GOALS), else inline weekly targets
+    ('emea=50000,...', or $SALESPULSE_TEAM_TARGETS)."""
+    import os
+
+    from streams.goals import Goals, load
     from streams.settings import parse_targets
 
-    try:
-        return parse_targets(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+    text = text or os.environ.get("SALESPULSE_GOALS") or ""
+    if text and ("=" not in text or Path(text).exists()):
+        return load(text)
+    return Goals(targets=parse_targets(text or os.environ.get("SALESPULSE_TEAM_TARGETS", "")))
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -25,7 +30,12 @@ def _replay(args: argparse.Namespace) -> int:
     from streams.replay import ReplayError, replay, to_json
     from streams.replay_text import to_table
 
-    config = EngineConfig(team_targets=args.targets)
+    try:
+        goals = _goals(args.targets)
+    except ValueError as exc:  # GoalsError, or a bad inline target
+        print(f"salespulse replay: {exc}", file=sys.stderr)
+        return 2
+    config = EngineConfig(team_targets=goals.targets, quotas=goals.quotas)
     try:
         as_of = None if args.as_of is None else parse_timestamp(args.as_of)
     except (ValueError, OverflowError):
@@ -40,7 +50,7 @@ def _replay(args: argparse.Namespace) -> int:
     if args.format == "json":
         sys.stdout.buffer.write(to_json(result))
     else:
-        sys.stdout.write(to_table(result, args.window))
+        sys.stdout.write(to_table(result, args.window, goals))
     return 0
 
 
@@ -65,9 +75,15 @@ def _worker(args: argparse.Namespace) -> int:
         return 3
     for noisy in ("aiokafka", "faust", "mode"):  # they build a debug record per message
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    from streams.goals import GoalsError
     from streams.worker.app import build_app
 
-    app = build_app(settings)
+    try:
+        app = build_app(settings)
+    except GoalsError as exc:
+        print(f"salespulse worker: {exc}; the worker does not start with a broken goals "
+              "file (docs/goals.md)", file=sys.stderr)
+        return 2
     print(f"salespulse worker: metrics on http://{settings.web_host}:{settings.web_port}/metrics"
           f", Kafka at {settings.bootstrap_servers}", file=sys.stderr, flush=True)
     sys.argv = ["salespulse", "worker", "-l", args.loglevel, "--web-port",
@@ -178,8 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--format", choices=("table", "json"), default="table")
     rp.add_argument("--window", choices=tuple(WINDOW_BY_NAME), default="7d",
                     help="window shown by --format table (default 7d)")
-    rp.add_argument("--targets", type=_targets, default={},
-                    help="weekly revenue targets, e.g. 'emea=50000,north=20000' "
+    rp.add_argument("--targets", metavar="FILE", default=None,
+                    help="the goals file (docs/goals.md; default $SALESPULSE_GOALS), or "
+                         "inline weekly revenue targets, e.g. 'emea=50000,north=20000' "
                          "(default: $SALESPULSE_TEAM_TARGETS)")
     rp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     rp.set_defaults(run=_replay)
@@ -223,10 +240,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if getattr(args, "targets", None) == {}:
-        from streams.settings import targets_from_env
-
-        args.targets = targets_from_env()
     return int(args.run(args) or 0)
 
 

@@ -91,10 +91,9 @@ def _feed(engine: Engine, lines: Iterator[bytes], as_of: int | None, clock: int)
     return engine.counts.after_as_of
 
 
-def _row_json(row: Any, extra: dict[str, Any], rep: bool) -> dict[str, Any]:
-    measures = row.measures()
+def _row_json(row: Any, kpi_values: dict[str, Any], rep: bool) -> dict[str, Any]:
     head = {"rep_id": row.group_id, "team_id": row.team_id} if rep else {"team_id": row.group_id}
-    return {**head, "window": row.window, "measures": measures, "kpis": kpis(measures) | extra}
+    return {**head, "window": row.window, "measures": row.measures(), "kpis": kpi_values}
 
 
 def to_json(result: ReplayResult) -> bytes:
@@ -104,8 +103,9 @@ def to_json(result: ReplayResult) -> bytes:
     counts = result.engine.counts.as_dict()
     doc = {
         "as_of": format_timestamp(snap.as_of),
-        "reps": [_row_json(r, {}, rep=True) for r in snap.reps],
-        "teams": [_row_json(r, team_extra[r.group_id], rep=False) for r in snap.teams],
+        "reps": [_row_json(r, snap.rep_kpis(r), rep=True) for r in snap.reps],
+        "teams": [_row_json(r, kpis(r.measures()) | team_extra[r.group_id], rep=False)
+                  for r in snap.teams],
         "events": counts,
     }
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"

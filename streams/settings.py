@@ -87,6 +87,7 @@ class Settings:
     commit_interval_s: float = 1.0
     session_timeout_s: float = 10.0  # a worker gone this long loses its partitions
     backlog_commit_interval_s: float = 15.0  # while a backlog drains (see app.py)
+    goals_file: str = ""  # the goals file (docs/goals.md); re-read when it changes
     max_reps: int = 50_000
     dead_letter_max_bytes: int = 1_000_000  # larger rejected messages are cut (headers say)
     data_dir: str = field(default_factory=lambda: os.path.join(
@@ -188,6 +189,7 @@ class Settings:
             commit_interval_s=number("SALESPULSE_COMMIT_INTERVAL", "1.0", float),
             session_timeout_s=number("SALESPULSE_SESSION_TIMEOUT", "10", float),
             backlog_commit_interval_s=number("SALESPULSE_BACKLOG_COMMIT_INTERVAL", "15", float),
+            goals_file=get("SALESPULSE_GOALS", ""),
             max_reps=int(number("SALESPULSE_MAX_REPS", "50000")),
             dead_letter_max_bytes=int(number("SALESPULSE_DEADLETTER_MAX_BYTES", "1000000")),
             data_dir=get("SALESPULSE_DATA_DIR", os.path.join(tempfile.gettempdir(),

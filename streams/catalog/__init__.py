@@ -12,10 +12,15 @@ from streams.catalog.alerts import ALERTS, PIPELINE_ALERTS, Alert
 from streams.catalog.kpis import (
     KPI_BY_NAME,
     KPIS,
+    QUOTA_ATTAINMENT,
+    REPS_AT_QUOTA,
     TEAM_KPI_BY_NAME,
     TEAM_KPIS,
+    UNITS,
     Kpi,
+    QuotaKpi,
     Ref,
+    RepShareKpi,
     TeamKpi,
     team_kpi_values,
 )
@@ -39,6 +44,7 @@ from streams.catalog.pipeline import (
 )
 
 __all__ = ["ALERTS", "JOB", "KPIS", "KPI_BY_NAME", "MEASURES", "MEASURE_INDEX", "METRIC_PREFIX",
-           "MICRO", "PIPELINE", "PIPELINE_ALERTS", "PIPELINE_METRICS", "SIGNALS", "TEAM_KPIS",
-           "TEAM_KPI_BY_NAME", "WINDOWS", "WINDOW_BY_NAME", "Alert", "Kpi", "Measure",
-           "PipelineMetric", "Ref", "Signal", "TeamKpi", "Window", "team_kpi_values"]
+           "MICRO", "PIPELINE", "PIPELINE_ALERTS", "PIPELINE_METRICS", "QUOTA_ATTAINMENT",
+           "REPS_AT_QUOTA", "SIGNALS", "TEAM_KPIS", "TEAM_KPI_BY_NAME", "UNITS", "WINDOWS",
+           "WINDOW_BY_NAME", "Alert", "Kpi", "Measure", "PipelineMetric", "QuotaKpi", "Ref",
+           "RepShareKpi", "Signal", "TeamKpi", "Window", "team_kpi_values"]

@@ -57,6 +57,11 @@ ALERTS: tuple[Alert, ...] = (
     Alert("SalesMeetingAcceptanceLow", "meeting_acceptance_rate", "rep", "7d", "<", 0.3,
           "books a meeting for {value} of replies over the last {window}; the floor is "
           "{threshold}", "003 §12", guard=("replies",), guard_min=10),
+    # Rolling windows are always whole: the 30d attainment is a month against a month of
+    # prorated quota, so a rep below the floor is behind, whatever the calendar says.
+    Alert("SalesQuotaAttainmentLow", "quota_attainment", "rep", "30d", "<", 0.7,
+          "has won {value} of its prorated quota over the last {window}; the floor is "
+          "{threshold}", "003 §1", for_="1h"),
     Alert("SalesShowRateLow", "show_rate", "rep", "7d", "<", 0.7,
           "has {value} of meetings held rather than no-shows over the last {window}; the "
           "floor is {threshold}",

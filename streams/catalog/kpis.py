@@ -163,3 +163,54 @@ def team_kpi_values(target: float | None, measures: Mapping[str, Mapping[str, fl
     for kpi in TEAM_KPIS:  # in order: a team KPI may read an earlier one
         values[kpi.name] = kpi.value(resolve)
     return values
+
+
+@dataclass(frozen=True)
+class QuotaKpi:
+    """A rep's revenue won over its weekly quota prorated to the window (003 §1 "who is
+    hitting quota?"); undefined without a quota."""
+
+    name: str
+    measure: str
+    help: str
+    seed: str
+    unit: str = "ratio"
+    label: str = "quota"
+
+    def value(self, revenue: float, weekly_quota: float | None, window_seconds: int
+              ) -> float | None:
+        if not weekly_quota:
+            return None
+        return revenue / (weekly_quota * window_seconds / WEEK_SECONDS)
+
+
+@dataclass(frozen=True)
+class RepShareKpi:
+    """A team's share of its reps with a `of` value (in `window`) of at least `at_least`,
+    among the reps that have one; undefined when none has."""
+
+    name: str
+    of: str
+    window: str
+    at_least: float
+    help: str
+    seed: str
+    unit: str = "ratio"
+    label: str = "reps at quota"
+
+    def value(self, values: list[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return sum(v >= self.at_least for v in known) / len(known) if known else None
+
+
+WEEK_SECONDS = 7 * 86_400
+QUOTA_ATTAINMENT = QuotaKpi("quota_attainment", "revenue_won",
+                            "Revenue won over the weekly quota prorated to the window.",
+                            "003 §1")
+REPS_AT_QUOTA = RepShareKpi("reps_at_quota_ratio", "quota_attainment", "30d", 1.0,
+                            "Share of the team's reps with a quota whose 30d attainment is at "
+                            "least 100%.", "003 §1")
+
+# The unit of every KPI by name, whatever its kind.
+UNITS: dict[str, str] = {k.name: k.unit for k in KPIS} | {k.name: k.unit for k in TEAM_KPIS} | {
+    QUOTA_ATTAINMENT.name: QUOTA_ATTAINMENT.unit, REPS_AT_QUOTA.name: REPS_AT_QUOTA.unit}

@@ -52,7 +52,8 @@ class EngineConfig:
     # How long a deal is remembered after its latest deal event, and how far before a
     # won or lost event its touches count (engine/deals.py).
     deal_retention_us: int = 180 * DAY_US
-    team_targets: dict[str, float] = field(default_factory=dict)
+    team_targets: dict[str, float] = field(default_factory=dict)  # weekly revenue targets
+    quotas: dict[str, float] = field(default_factory=dict)  # weekly revenue quota per rep
     track_dirty: bool = False  # collect changed state units for a changelog
 
     def __post_init__(self) -> None:

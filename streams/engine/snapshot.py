@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import add
 from typing import Any
 
-from streams.catalog import KPIS, MEASURES, WINDOWS, team_kpi_values
+from streams.catalog import (
+    KPIS,
+    MEASURES,
+    QUOTA_ATTAINMENT,
+    REPS_AT_QUOTA,
+    WINDOW_BY_NAME,
+    WINDOWS,
+    team_kpi_values,
+)
 from streams.engine.core import Engine
 
 _SCALED = [(i, m.scale) for i, m in enumerate(MEASURES) if m.scale != 1]
@@ -40,15 +48,33 @@ class Snapshot:
     reps: list[Row]
     teams: list[Row]
     team_targets: dict[str, float]
+    quotas: dict[str, float] = field(default_factory=dict)  # rep -> weekly revenue quota
+
+    def rep_kpis(self, row: Row) -> dict[str, float | None]:
+        """The KPIs of a rep row: ratios of its measures, and its quota attainment."""
+        measures = row.measures()
+        return kpis(measures) | {QUOTA_ATTAINMENT.name: self.attainment(row, measures)}
+
+    def attainment(self, row: Row, measures: dict[str, Any] | None = None) -> float | None:
+        revenue = (measures or row.measures())[QUOTA_ATTAINMENT.measure]
+        return QUOTA_ATTAINMENT.value(revenue, self.quotas.get(row.group_id),
+                                      WINDOW_BY_NAME[row.window].seconds)
 
     def team_kpis(self, team_id: str) -> dict[str, float | None]:
         """The catalog's team-only KPIs: the same for every window row of the team."""
-        return team_kpi_values(self.team_targets.get(team_id),
-                               {r.window: r.measures() for r in self.teams
-                                if r.group_id == team_id})
+        values = team_kpi_values(self.team_targets.get(team_id),
+                                 {r.window: r.measures() for r in self.teams
+                                  if r.group_id == team_id})
+        share = REPS_AT_QUOTA
+        values[share.name] = share.value([self.attainment(r) for r in self.reps
+                                          if r.team_id == team_id and r.window == share.window])
+        return values
 
 
-def take_snapshot(engine: Engine, as_of: int) -> Snapshot:
+def take_snapshot(engine: Engine, as_of: int, targets: dict[str, float] | None = None,
+                  quotas: dict[str, float] | None = None) -> Snapshot:
+    """Every row as of T; weekly targets and quotas from the engine's config unless given
+    (the worker's goals file may change while it runs)."""
     rep_rows: list[Row] = []
     team_sums: dict[tuple[str, str], list[Any]] = {}
     for rep in engine.active_reps(as_of):
@@ -61,4 +87,7 @@ def take_snapshot(engine: Engine, as_of: int) -> Snapshot:
     order = {w.name: i for i, w in enumerate(WINDOWS)}
     team_rows = [Row(team, team, window, tuple(vector)) for (team, window), vector
                  in sorted(team_sums.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))]
-    return Snapshot(as_of, rep_rows, team_rows, engine.config.team_targets)
+    config = engine.config
+    return Snapshot(as_of, rep_rows, team_rows,
+                    config.team_targets if targets is None else targets,
+                    config.quotas if quotas is None else quotas)

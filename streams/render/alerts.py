@@ -12,16 +12,16 @@ from typing import Any
 
 from streams.catalog import (
     ALERTS,
-    KPI_BY_NAME,
     PIPELINE_ALERTS,
     SIGNALS,
-    TEAM_KPI_BY_NAME,
+    UNITS,
     Alert,
 )
 from streams.render import runbook_url
 from streams.render.promql import (
     LEVELS,
     by,
+    goal_record,
     kpi_record,
     measures_total,
     number,
@@ -48,8 +48,7 @@ GUARD_WORDS = {"deals_won deals_lost": "deals closed",
 def unit_of(alert: Alert) -> str:
     if alert.scope == "pipeline":
         return SIGNALS[alert.kpi].unit
-    team_kpi = TEAM_KPI_BY_NAME.get(alert.kpi)
-    return team_kpi.unit if team_kpi else KPI_BY_NAME[alert.kpi].unit
+    return UNITS[alert.kpi]
 
 
 def level_of(alert: Alert) -> str:
@@ -72,13 +71,28 @@ def duration_words(seconds: float) -> str:
     return window_words(f"{int(seconds)}s")
 
 
-def threshold_words(alert: Alert) -> str:
+def threshold_words(alert: Alert, threshold: float | None = None) -> str:
+    """The threshold in words (the catalog's default unless given)."""
+    value = alert.threshold if threshold is None else threshold
     unit = unit_of(alert)
     if alert.relative_to_team or unit == "ratio":
-        return f"{alert.threshold * 100:g}%"
+        return f"{value * 100:g}%"
     if unit == "duration":
-        return duration_words(alert.threshold)
-    return number(alert.threshold)
+        return duration_words(value)
+    return number(value)
+
+
+def goal_template(alert: Alert) -> str:
+    level = level_of(alert)
+    ids = LEVELS[level][:-1]  # the labels of the goal record besides the window
+    matchers = ",".join(f'{name}=\\"%s\\"' for name in ids)
+    args = " ".join(f"$labels.{name}" for name in ids)
+    query = (f'printf "{goal_record(level, alert.kpi, "threshold")}{{{matchers},'
+             f'window=\\"{alert.window}\\"}}" {args} | query')
+    percent = alert.relative_to_team or unit_of(alert) == "ratio"
+    value = ('{{ . | first | value | humanizePercentage }}' if percent
+             else '{{ . | first | value | printf "%g" }}')
+    return f"{{{{ with {query} }}}}{value}{{{{ end }}}}"
 
 
 def guard_words(alert: Alert) -> str:
@@ -86,8 +100,8 @@ def guard_words(alert: Alert) -> str:
     return GUARD_WORDS.get(key, " or ".join(m.replace("_", " ") for m in alert.guard))
 
 
-def _summary(alert: Alert, value: str, labels: dict[str, str]) -> str:
-    text = alert.summary.format(value=value, threshold=threshold_words(alert),
+def _summary(alert: Alert, value: str, labels: dict[str, str], threshold: str) -> str:
+    text = alert.summary.format(value=value, threshold=threshold,
                                 window=window_words(alert.window) if alert.window else "",
                                 **{k: v for k, v in labels.items() if k != "window"})
     if alert.scope == "rep":
@@ -101,12 +115,25 @@ def summary_template(alert: Alert) -> str:
     names = ("rep_id", "team_id", *(SIGNALS[alert.kpi].labels if alert.scope == "pipeline"
                                      else ()))
     labels = {name: f"{{{{ $labels.{name} }}}}" for name in names}
-    return _summary(alert, VALUE_TEMPLATES[unit_of(alert)], labels)
+    threshold = (threshold_words(alert) if alert.scope == "pipeline"
+                 else goal_template(alert))
+    return _summary(alert, VALUE_TEMPLATES[unit_of(alert)], labels, threshold)
 
 
-def expected_summary(alert: Alert, value: float, labels: dict[str, str]) -> str:
-    """The summary Prometheus renders for `value` and `labels` (for promtool tests)."""
-    return _summary(alert, format_value(unit_of(alert), value), labels)
+def expected_summary(alert: Alert, value: float, labels: dict[str, str],
+                     threshold: float | None = None) -> str:
+    """The summary Prometheus renders for `value` and `labels` where the goal is
+    `threshold` (default: the catalog's), for promtool tests."""
+    goal = threshold_words(alert) if alert.scope == "pipeline" else goal_words(
+        alert, alert.threshold if threshold is None else threshold)
+    return _summary(alert, format_value(unit_of(alert), value), labels, goal)
+
+
+def goal_words(alert: Alert, threshold: float) -> str:
+    """Python mirror of goal_template."""
+    if alert.relative_to_team or unit_of(alert) == "ratio":
+        return format_value("ratio", threshold)
+    return f"{threshold:g}"
 
 
 def format_value(unit: str, value: float) -> str:
@@ -143,9 +170,10 @@ def description(alert: Alert) -> str:
                 + (" KPI alerts are held back while it fires." if alert.inhibits_kpis else ""))
     who = "the rep's" if alert.scope == "rep" else "the team's"
     what = alert.kpi.replace("_", " ")
-    bound = threshold_words(alert) + (" of the team's value" if alert.relative_to_team else "")
-    guard = (f", with at least {number(alert.guard_min)} {guard_words(alert)}"
-             if alert.guard else "")
+    bound = (f"its goal (default {threshold_words(alert)}"
+             + (" of the team's value)" if alert.relative_to_team else ")"))
+    guard = (f", with at least its minimum sample (default {number(alert.guard_min)}) "
+             f"{guard_words(alert)}" if alert.guard else "")
     return (f"Fires when {who} {what} over the last {window_words(alert.window)} is "
             f"{_OP_WORDS[alert.op]} {bound}{guard}, for {alert.for_}. Seed: {alert.seed}.")
 
@@ -161,15 +189,17 @@ def expr(alert: Alert) -> str:
         return f"{_signal_expr(alert)} {bound}" + (f"\nor\n{also} {bound}" if also else "")
     level = level_of(alert)
     value = selector(kpi_record(level, alert.kpi), window=alert.window)
+    goal = selector(goal_record(level, alert.kpi, "threshold"), window=alert.window)
     if alert.relative_to_team:
         team = selector(kpi_record("team_window", alert.kpi), window=alert.window)
-        text = (f"{value}\n{alert.op} on (team_id, window) group_left ()\n"
-                f"({number(alert.threshold)} * {team})")
+        text = (f"{value}\n{alert.op}\n({goal}\n * on (team_id, window) group_left ()\n"
+                f" {team})")
     else:
-        text = f"{value} {alert.op} {number(alert.threshold)}"
+        text = f"{value}\n{alert.op}\n{goal}"
     if alert.guard:
         guard = measures_total(level, alert.guard, window=alert.window)
-        text += f"\nand on ({by(level)})\n{guard} >= {number(alert.guard_min)}"
+        least = selector(goal_record(level, alert.kpi, "min_sample"), window=alert.window)
+        text += f"\nand on ({by(level)})\n({guard}\n>=\n{least})"
     return text
 
 

@@ -12,7 +12,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from streams.catalog import KPI_BY_NAME, MEASURES, Alert, Kpi, team_kpi_values
+from streams.catalog import (
+    KPI_BY_NAME,
+    MEASURES,
+    QUOTA_ATTAINMENT,
+    WINDOW_BY_NAME,
+    Alert,
+    Kpi,
+    team_kpi_values,
+)
+from streams.catalog.kpis import WEEK_SECONDS
 
 Rows = dict[tuple[str, str, str], dict[str, float]]  # (rep, team, window) -> measures
 SEARCH = 200
@@ -31,6 +40,7 @@ class Case:
     subject: tuple[str, str] | None  # (rep, team) that fires, None when nothing should
     value: float | None = None
     targets: dict[str, float] = field(default_factory=dict)
+    quotas: dict[str, float] = field(default_factory=dict)  # rep -> weekly quota
 
 
 def _zeros(kpi: Kpi, extra: tuple[str, ...] = ()) -> dict[str, float]:
@@ -209,7 +219,31 @@ def _value(kpi: Kpi, rows: Rows) -> float:
     return value
 
 
+def quota_cases(alert: Alert, team: str) -> list[Case]:
+    """A quota prorated to the window, revenue below, at and without a quota."""
+    rep, quota = "r-1", 7000.0
+    seconds = WINDOW_BY_NAME[alert.window].seconds
+
+    def rows(revenue: float) -> Rows:
+        return {(rep, team, alert.window): {"revenue_won": revenue}}
+
+    prorated = quota * seconds / WEEK_SECONDS
+    at = float(Fraction(str(alert.threshold)) * Fraction(prorated).limit_denominator())
+    if QUOTA_ATTAINMENT.value(at, quota, seconds) != alert.threshold:
+        raise CaseError(f"{alert.name}: {alert.threshold} is not exact in floating point")
+    low = at - prorated / 10
+    quotas = {rep: quota}
+    return [
+        Case("fires", rows(low), (rep, team), QUOTA_ATTAINMENT.value(low, quota, seconds),
+             quotas=quotas),
+        Case("exactly at the threshold", rows(at), None, quotas=quotas),
+        Case("no quota", rows(0.0), None),
+    ]
+
+
 def cases_for(alert: Alert, team: str) -> list[Case]:
+    if alert.kpi == QUOTA_ATTAINMENT.name:
+        return quota_cases(alert, team)
     if alert.kpi == "activity_ratio":
         return activity_cases(alert, team)
     if alert.relative_to_team:

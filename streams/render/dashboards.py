@@ -26,6 +26,8 @@ from streams.catalog import (
     MEASURES,
     PIPELINE,
     PIPELINE_ALERTS,
+    QUOTA_ATTAINMENT,
+    REPS_AT_QUOTA,
     SIGNALS,
     TEAM_KPI_BY_NAME,
     TEAM_KPIS,
@@ -33,7 +35,7 @@ from streams.catalog import (
     Alert,
 )
 from streams.render import GENERATED, alerts, runbook_url, yamltext
-from streams.render.promql import kpi_record
+from streams.render.promql import goal_record, kpi_record
 
 DATASOURCE_UID = "prometheus"
 DS = model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
@@ -103,21 +105,35 @@ def _absolute_alert(kpi: str) -> Alert | None:
     return next((a for a in ALERTS if a.kpi == kpi and not a.relative_to_team), None)
 
 
+def _goal(alert: Alert, where: str) -> Any:
+    """The goal of an alert's KPI (docs/goals.md), as a query drawn beside the KPI."""
+    level = alerts.level_of(alert)
+    record = goal_record(level, alert.kpi, "threshold")
+    expr = f'max by (team_id) ({record}{{{where}, window="{alert.window}"}})'
+    return _q(expr, "goal", "G")
+
+
 def _alert_panel(alert: Alert) -> Panel:
-    """The KPI an alert reads, for the chosen team, against the alert's threshold."""
+    """The KPI an alert reads, for the chosen team, against its goal."""
     unit = alerts.unit_of(alert)
     desc = f"{alerts.description(alert)} Runbook: {runbook_url(alert.name)}"
     name = f"{_label(alert.kpi)}, last {alert.window}"
-    team = kpi_record("team_window", alert.kpi) + f'{{team_id="$team", window="{alert.window}"}}'
+    selected = f'{{team_id="$team", window="{alert.window}"}}'
+    team = kpi_record("team_window", alert.kpi) + selected
+    goal = _goal(alert, 'team_id="$team"')
     if alert.scope == "team":
-        return _graph(f"{name} (team)", [_q(team, "{{team_id}}")], unit, alert, desc)
-    rep = kpi_record("rep_window", alert.kpi) + f'{{team_id="$team", window="{alert.window}"}}'
+        return _graph(f"{name} (team)", [_q(team, "{{team_id}}"), goal], unit, None, desc)
+    rep = kpi_record("rep_window", alert.kpi) + selected
+    if alert.kpi == QUOTA_ATTAINMENT.name:  # no team figure: each rep against 100% and goal
+        return _graph(f"{name}: by rep against 100% of quota",
+                      [_q(rep, "{{rep_id}}"), _q("vector(1)", "quota", "B"), goal], unit,
+                      None, desc)
     if alert.relative_to_team:
         expr = f"{rep}\n/ on (team_id, window) group_left ()\n({team} > 0)"
-        return _graph(f"{name}: rep / team average", [_q(expr, "{{rep_id}}")], "ratio", alert,
-                      desc)
-    return _graph(f"{name}: by rep", [_q(rep, "{{rep_id}}"), _q(team, "team", "B")], unit,
-                  alert, desc)
+        return _graph(f"{name}: rep / team average", [_q(expr, "{{rep_id}}"), goal], "ratio",
+                      None, desc)
+    return _graph(f"{name}: by rep", [_q(rep, "{{rep_id}}"), _q(team, "team", "B"), goal],
+                  unit, None, desc)
 
 
 def _kpi_stats(window: str, selector: str) -> list[Panel]:
@@ -128,6 +144,10 @@ def _kpi_stats(window: str, selector: str) -> list[Panel]:
                             f'{kpi_record("team_window", team_kpi.name)}'
                             f'{{{selector}, window="{team_kpi.window}"}}', team_kpi.unit,
                             _absolute_alert(team_kpi.name)))
+    share = REPS_AT_QUOTA
+    panels.append(_stat(f"{share.label.capitalize()} ({share.window})",
+                        f'{kpi_record("team_window", share.name)}'
+                        f'{{{selector}, window="{share.window}"}}', share.unit, None))
     return panels
 
 
@@ -183,9 +203,15 @@ def rep_drilldown() -> dict[str, Any]:
     for kpi in KPIS:
         rep = f'{kpi_record("rep_window", kpi.name)}{{rep_id="$rep", window="$window"}}'
         team = f'{kpi_record("team_window", kpi.name)}{{team_id="$team", window="$window"}}'
-        graphs.append(_graph(_label(kpi.name), [_q(rep, "{{rep_id}}"),
-                                                _q(team, "team {{team_id}}", "B")],
-                             kpi.unit, _absolute_alert(kpi.name), kpi.help, span=8))
+        queries = [_q(rep, "{{rep_id}}"), _q(team, "team {{team_id}}", "B")]
+        alert = _absolute_alert(kpi.name)
+        if alert is not None:  # beside its goal (the alert's window)
+            queries.append(_goal(alert, 'rep_id="$rep"'))
+        graphs.append(_graph(_label(kpi.name), queries, kpi.unit, None, kpi.help, span=8))
+    quota = f'{kpi_record("rep_window", QUOTA_ATTAINMENT.name)}{{rep_id="$rep", window="$window"}}'
+    graphs.append(_graph("Quota attainment", [_q(quota, "{{rep_id}}"),
+                                              _q("vector(1)", "quota", "B")], "ratio", None,
+                         QUOTA_ATTAINMENT.help, span=8))
     names = "|".join(m.metric for m in MEASURES)
     return _board("salespulse-rep", "Salespulse: rep drill-down",
                   [_team_var(), rep_var, _window_var()], [

@@ -9,7 +9,16 @@ denominator leaves no sample (never NaN or Inf) when it is empty. Names follow t
 
 from __future__ import annotations
 
-from streams.catalog import METRIC_PREFIX, PIPELINE, Kpi, Ref, TeamKpi
+from streams.catalog import (
+    METRIC_PREFIX,
+    PIPELINE,
+    QUOTA_ATTAINMENT,
+    Kpi,
+    Ref,
+    RepShareKpi,
+    TeamKpi,
+)
+from streams.catalog.kpis import WEEK_SECONDS
 
 LEVELS: dict[str, tuple[str, ...]] = {
     "rep_window": ("rep_id", "team_id", "window"),
@@ -85,3 +94,47 @@ def ref_expr(ref: Ref) -> str:
         return selector(measure_sum_record(ref.name), window=ref.window)
     return selector(kpi_record("team_window", ref.name), **({"window": ref.window}
                                                             if ref.window else {}))
+
+
+# -- goals (docs/goals.md): each alert's threshold and minimum sample per rep and team ----
+
+GOAL_FIELDS = {"threshold": "goal", "min_sample": "min_sample"}
+
+
+def goal_record(level: str, kpi: str, field: str) -> str:
+    return f"{level}:{METRIC_PREFIX}{kpi}:{GOAL_FIELDS[field]}"
+
+
+def goal_expr(level: str, kpi: str, window: str, field: str, default: float) -> str:
+    """The goal of every rep (or team) with a value of the KPI in the window: the rep's
+    own, else its team's, else the file's default, else the catalog's. Each layer is the
+    KPI's series times 0 plus the goal, so the result has the KPI's labels exactly."""
+    template = f"0 * {selector(kpi_record(level, kpi), window=window)}"
+    goal = PIPELINE["goal"].sample
+    match = f'kpi="{kpi}", field="{field}"'
+    layers = [f'{template}\n  + on (team_id) group_left ()\n  max by (team_id) '
+              f'({goal}{{{match}, scope="team"}})',
+              f'{template}\n  + on () group_left ()\n  max ({goal}{{{match}, scope="default"}})',
+              f"{template} + {number(default)}"]
+    if level == "rep_window":
+        layers.insert(0, f'{template}\n  + on (rep_id) group_left ()\n  max by (rep_id) '
+                         f'({goal}{{{match}, scope="rep"}})')
+    return "\nor\n".join(f"(\n  {layer}\n)" for layer in layers)
+
+
+def quota_expr(windows: tuple[tuple[str, int], ...]) -> str:
+    """Revenue won over the weekly quota prorated to each window (seconds / 604800)."""
+    quota = f"max by (rep_id) ({PIPELINE['rep_weekly_quota'].sample})"
+    return "\nor\n".join(
+        f"(\n  {measure_total('rep_window', QUOTA_ATTAINMENT.measure, window=name)}\n"
+        f"  / on (rep_id) group_left ()\n  ({quota} * {seconds} / {WEEK_SECONDS} > 0)\n)"
+        for name, seconds in windows)
+
+
+def share_expr(share: RepShareKpi) -> str:
+    """The share of a team's reps whose value is at least the bound, among those with one
+    (0 when none reaches it)."""
+    values = selector(kpi_record("rep_window", share.of), window=share.window)
+    return (f"(\n  count by (team_id, window) ({values} >= {number(share.at_least)})\n"
+            f"  or\n  0 * count by (team_id, window) ({values})\n)\n"
+            f"/\ncount by (team_id, window) ({values})")

@@ -17,7 +17,10 @@ from streams.catalog import (
     MEASURES,
     PIPELINE,
     PIPELINE_ALERTS,
+    QUOTA_ATTAINMENT,
+    REPS_AT_QUOTA,
     TEAM_KPIS,
+    WINDOW_BY_NAME,
     WINDOWS,
     Alert,
     team_kpi_values,
@@ -33,6 +36,7 @@ RULE_FILES = [f"../rules/{RECORDING_FILE.rsplit('/', 1)[1]}",
 SCRAPED = {"instance": "worker-1:6066", "job": JOB}
 TEAM = "team-a"
 TARGET_METRIC = PIPELINE["team_revenue_target"].sample
+QUOTA_METRIC = PIPELINE["rep_weekly_quota"].sample
 
 
 def minutes(duration: str) -> int:
@@ -82,6 +86,8 @@ def kpi_alert_group(alert: Alert, case: Case) -> dict[str, Any]:
     input_series = measure_series(case.rows, points)
     input_series += [series(TARGET_METRIC, {"team_id": team}, constant(target, points))
                      for team, target in case.targets.items()]
+    input_series += [series(QUOTA_METRIC, {"rep_id": rep}, constant(quota, points))
+                     for rep, quota in case.quotas.items()]
     exp: list[dict[str, Any]] = []
     if case.subject is not None and case.value is not None:
         rep, team = case.subject
@@ -141,8 +147,40 @@ def pipeline_groups(alert: Alert) -> list[dict[str, Any]]:
 
 def alert_tests() -> dict[str, Any]:
     groups = [kpi_alert_group(a, c) for a in ALERTS for c in cases_for(a, TEAM)]
+    groups.append(goal_group(next(a for a in ALERTS if a.kpi == GOALS_SHOWN_BY)))
     groups += [g for a in PIPELINE_ALERTS for g in pipeline_groups(a)]
     return {"rule_files": RULE_FILES, "evaluation_interval": "1m", "tests": groups}
+
+
+GOALS_SHOWN_BY = "close_ratio"  # the alert whose cases show goals from the goals file
+
+
+def goal_group(alert: Alert) -> dict[str, Any]:
+    """Goals from the workers override the catalog: a team's threshold (team-b, lower: its
+    rep does not fire), a rep's (r-3, higher than its team's: fires), a team's minimum
+    sample (team-c, raised: its rep has too few deals), none (team-a: the default)."""
+    at = minutes(alert.for_) + 5
+    points = at + 5
+    low = {"deals_won": 6.0, "deals_lost": 4.0}  # 60%: below the default of 65%
+    high = {"deals_won": 8.0, "deals_lost": 2.0}  # 80%
+    rows: Rows = {("r-1", "team-a", alert.window): low, ("r-2", "team-b", alert.window): low,
+                  ("r-3", "team-b", alert.window): high, ("r-4", "team-c", alert.window): low}
+    goal = PIPELINE["goal"].sample
+    goals = [({"scope": "team", "team_id": "team-b", "field": "threshold"}, 0.5),
+             ({"scope": "rep", "rep_id": "r-3", "field": "threshold"}, 0.9),
+             ({"scope": "team", "team_id": "team-c", "field": "min_sample"}, 20.0)]
+    input_series = measure_series(rows, points) + [
+        series(goal, {"kpi": alert.kpi, **labels}, constant(value, points))
+        for labels, value in goals]
+    fired = [("r-1", "team-a", 0.6, alert.threshold), ("r-3", "team-b", 0.8, 0.9)]
+    exp = [{"exp_labels": {**labels, **alerts.labels(alert)},
+            "exp_annotations": {"summary": alerts.expected_summary(alert, value, labels, goal_),
+                                "description": alerts.description(alert),
+                                "runbook_url": runbook_url(alert.name)}}
+           for rep, team, value, goal_ in fired
+           for labels in [{"rep_id": rep, "team_id": team, "window": alert.window}]]
+    return _group(alert, "goals of a team, of a rep, a team's minimum sample, the default",
+                  input_series, at, exp)
 
 
 def _sample_rows() -> Rows:
@@ -160,6 +198,27 @@ def _sample_rows() -> Rows:
 def _sample(record: str, labels: dict[str, str], value: float) -> dict[str, Any]:
     inner = ", ".join(f'{k}="{v}"' for k, v in labels.items())
     return {"labels": f"{record}{{{inner}}}", "value": value}
+
+
+def _quota_exprs(rows: Rows, quotas: dict[str, float]) -> list[dict[str, Any]]:
+    """Attainment per rep and window, and each team's share of reps at quota (30d)."""
+    record = kpi_record("rep_window", QUOTA_ATTAINMENT.name)
+    attained = {key: QUOTA_ATTAINMENT.value(values[QUOTA_ATTAINMENT.measure], quotas.get(key[0]),
+                                            WINDOW_BY_NAME[key[2]].seconds)
+                for key, values in rows.items()}
+    share = REPS_AT_QUOTA
+    by_team: dict[str, list[float | None]] = {}
+    for (_, team, window), value in attained.items():
+        if window == share.window:
+            by_team.setdefault(team, []).append(value)
+    team_record = kpi_record("team_window", share.name)
+    return [{"expr": record, "eval_time": "2m", "exp_samples": [
+                _sample(record, {"rep_id": rep, "team_id": team, "window": window}, value)
+                for (rep, team, window), value in attained.items() if value is not None]},
+            {"expr": team_record, "eval_time": "2m", "exp_samples": [
+                _sample(team_record, {"team_id": team, "window": share.window}, value)
+                for team, values in by_team.items()
+                if (value := share.value(values)) is not None]}]
 
 
 def recording_tests() -> dict[str, Any]:
@@ -191,9 +250,13 @@ def recording_tests() -> dict[str, Any]:
         record = kpi_record("team_window", team_kpi.name)
         exprs.append({"expr": record, "eval_time": "2m", "exp_samples": [
             _sample(record, {"team_id": TEAM, "window": team_kpi.window}, value)]})
+    quotas = {"r-1": 3.0, "r-2": 7.0, "r-quiet": 10.0}  # over 30d r-1 is at quota, r-2 not
+    exprs += _quota_exprs(rows, quotas)
     input_series = measure_series(rows, 5)
     input_series += [series(TARGET_METRIC, {"team_id": team}, constant(target, 5))
                      for team in (TEAM, "team-quiet")]
+    input_series += [series(QUOTA_METRIC, {"rep_id": rep}, constant(quota, 5))
+                     for rep, quota in quotas.items()]
     return {"rule_files": RULE_FILES, "evaluation_interval": "1m", "tests": [
         {"name": "every KPI per rep and per team, every window; none for a quiet team",
          "interval": "1m", "input_series": input_series, "promql_expr_test": exprs}]}

@@ -21,8 +21,8 @@ ADVICE: dict[str, str] = {
     "SalesActivityBelowMagicNumber": (
         "The team books fewer first appointments than the weekly revenue target needs at "
         "its current revenue per sale, next-step rate and close ratio (the magic number, "
-        "seed 002). Raise prospecting activity, or revisit the target "
-        "(SALESPULSE_TEAM_TARGETS) if it no longer holds."),
+        "seed 002). Raise prospecting activity, or revisit the team's "
+        "weekly_revenue_target in the goals file (docs/goals.md) if it no longer holds."),
     "SalesRevenuePerSaleBelowPeers": (
         "The rep's deals are much smaller than the team's. Look for discounting, a narrow "
         "product mix or small accounts, and pair the rep with a peer on upselling."),
@@ -36,6 +36,10 @@ ADVICE: dict[str, str] = {
     "SalesMeetingAcceptanceLow": (
         "Replies rarely turn into booked meetings. Review how the rep answers replies: "
         "speed, a clear call to action, and offering concrete times."),
+    "SalesQuotaAttainmentLow": (
+        "The rep has won less of the last 30 days' prorated weekly quota than the floor. "
+        "Review the rep's open pipeline and the deals expected to close, and check the "
+        "quota in the goals file (docs/goals.md) still fits the rep's territory."),
     "SalesShowRateLow": (
         "Booked meetings are often missed. Check confirmations and reminders, the lead time "
         "between booking and meeting, and whether the meetings were really agreed."),

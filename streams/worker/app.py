@@ -45,7 +45,8 @@ class CommitOverlapIsExpected(logging.Filter):
 
 
 def build_app(settings: Settings) -> App:
-    """The worker's Faust app; `app.main()` runs it."""
+    """The worker's Faust app; `app.main()` runs it. GoalsError when the goals file is
+    broken."""
     logging.getLogger("mode.timers").addFilter(CommitOverlapIsExpected())
     fetcher.install()
     app = App(
@@ -76,6 +77,7 @@ def build_app(settings: Settings) -> App:
     app.transport.Producer = StoppableProducer  # type: ignore[misc]
     app.transport.Conductor = SourceConductor  # type: ignore[misc]
     worker = app.worker = Worker(settings, app)
+    worker.goals.load()  # a broken goals file stops the worker here, with its error
     _wire(app, worker, settings)
     return app
 
@@ -101,8 +103,12 @@ def _wire(app: App, worker: Worker, settings: Settings) -> None:
         """Flush before partitions move, so their next owner resumes where we stop."""
         await worker.state.flush()
 
+    async def watch_goals() -> None:
+        await worker.goals.run()
+
     app.agent(sources, name="salespulse.process")(process)
     app.task(apply_source_batches)
+    app.task(watch_goals)
     app.on_partitions_revoked.connect(hand_over)
     web.add_pages(app)
 

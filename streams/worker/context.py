@@ -9,6 +9,7 @@ from typing import Any
 from streams.settings import Settings
 from streams.worker.batches import SourceBatches
 from streams.worker.deadline import StopDeadline
+from streams.worker.goals_watch import GoalsWatch
 from streams.worker.offsets import TP
 from streams.worker.outbox import Outbox
 from streams.worker.pipeline import Pipeline
@@ -25,6 +26,7 @@ class Worker:
         self.state = StateSync(self)
         self.batches = SourceBatches(self)
         self.outbox = Outbox(self)
+        self.goals = GoalsWatch(self)
         self.dead_letters: Any = None  # Faust topics and table, set by build_app
         self.table: Any = None
 

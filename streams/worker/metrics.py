@@ -16,6 +16,7 @@ from prometheus_client import (
 
 from streams.catalog import MEASURES, PIPELINE_METRICS, PipelineMetric
 from streams.engine import Snapshot
+from streams.goals import Goals
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
 disable_created_metrics()  # *_created series only add noise to every scrape
@@ -78,6 +79,23 @@ class PipelineMetrics:
         self.targets = made["team_revenue_target"]
         self.reps = made["reps"]
         self.unreadable_state = made["state_unreadable_partitions"]
+        self.goal = made["goal"]
+        self.quotas = made["rep_weekly_quota"]
+        self.goals_loaded = made["goals_loaded_timestamp_seconds"]
+        self.goals_reload_failures = made["goals_reload_failures"]
+
+    def show_goals(self, goals: Goals, now: float) -> None:
+        """Export the goals in use: every override, target and quota of the goals file."""
+        for gauge in (self.goal, self.quotas, self.targets):
+            gauge.clear()
+        for scope, group_id, kpi, field, value in goals.overrides():
+            team_id, rep_id = (group_id, "") if scope == "team" else ("", group_id)
+            self.goal.labels(kpi, field, scope, team_id, rep_id).set(value)
+        for rep_id, quota in goals.quotas.items():
+            self.quotas.labels(rep_id).set(quota)
+        for team_id, target in goals.targets.items():
+            self.targets.labels(team_id).set(target)
+        self.goals_loaded.set(now)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -24,6 +24,7 @@ from streams.engine import (
     tune_gc,
 )
 from streams.events import Event, Rejected, parse_event
+from streams.goals import Goals
 from streams.settings import Settings
 from streams.worker.metrics import PipelineMetrics, render
 from streams.worker.offsets import AGAIN, APPLY, SourceOffsets
@@ -98,8 +99,8 @@ class Pipeline:
         self.rep_partition: dict[str, int] = {}  # rep -> the state partition it is in
         self.offsets = SourceOffsets()
         self._over_cap_logged = False
-        for team, target in settings.engine.team_targets.items():
-            self.metrics.targets.labels(team).set(target)
+        self.goals = Goals(targets=dict(settings.engine.team_targets))
+        self.metrics.show_goals(self.goals, self.clock())
 
     def handle(self, topic: str, partition: int, offset: int, key: bytes | None,
                value: bytes | None, headers: Headers = ()) -> DeadLetter | Forward | None:
@@ -211,9 +212,14 @@ class Pipeline:
                       self.settings.max_reps, REP_LIMIT)
             self._over_cap_logged = True
 
+    def use_goals(self, goals: Goals) -> None:
+        """Goals read from the goals file (at start, or reloaded): exported from now on."""
+        self.goals = goals
+        self.metrics.show_goals(goals, self.clock())
+
     def snapshot(self, as_of_us: int | None = None) -> Snapshot:
         as_of = as_of_us if as_of_us is not None else int(self.clock() * 1e6)
-        return take_snapshot(self.engine, as_of)
+        return take_snapshot(self.engine, as_of, self.goals.targets, self.goals.quotas)
 
     def scrape(self, as_of_us: int | None = None,
                highwaters: dict[tuple[str, int], int] | None = None) -> bytes:

@@ -63,6 +63,18 @@ def _am_alerts(am: st.Daemon, **labels: str) -> list[dict[str, Any]]:
         return json.load(response)  # type: ignore[no-any-return]
 
 
+def _goals_file(team_a: str, team_b: str, goals: dict[str, float] | None = None) -> str:
+    """Both teams' weekly targets, appointment-to-next-step goals per team, and quotas
+    both reps exceed (2,500 won against 100 a week)."""
+    lines = ["teams:"]
+    for team in (team_a, team_b):
+        lines += [f"  {team}:", "    weekly_revenue_target: 100"]
+        if goals and team in goals:
+            lines += ["    goals:", f"      {BREACH.kpi}: {goals[team]}"]
+    lines += ["reps:"] + [f"  {rep}: {{weekly_quota: 100}}" for rep in ("r-breach", "r-healthy")]
+    return "\n".join(lines) + "\n"
+
+
 @pytest.fixture(scope="module")
 def world(kafka: LocalKafka, webhook: st.Webhook,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
@@ -72,8 +84,10 @@ def world(kafka: LocalKafka, webhook: st.Webhook,
     routing = load_routing(ROOT / TEAMS_FILE)
     (team_a, receiver_a), (team_b, receiver_b) = list(routing.teams.items())[:2]
     prefix = f"e2e{time.time_ns()}"
-    worker = WorkerProcess(kafka.bootstrap, prefix, workdir, partitions=2, extra_env={
-        "SALESPULSE_TEAM_TARGETS": f"{team_a}=100,{team_b}=100"})
+    goals = workdir / "goals.yml"
+    goals.write_text(_goals_file(team_a, team_b))
+    worker = WorkerProcess(kafka.bootstrap, prefix, workdir, partitions=2,
+                           extra_env={"SALESPULSE_GOALS": str(goals)})
     settings = Settings.from_env({**topic_env(prefix), "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap})
     daemons: list[st.Daemon] = []
     try:
@@ -107,7 +121,8 @@ def world(kafka: LocalKafka, webhook: st.Webhook,
         yield SimpleNamespace(team_a=team_a, team_b=team_b, receiver_a=receiver_a,
                               receiver_b=receiver_b, ops=routing.ops_receiver, rep_a="r-breach",
                               rep_b="r-healthy", am=daemons[0], prom=daemons[1],
-                              daemons=daemons, worker=worker, routing=routing)
+                              daemons=daemons, worker=worker, routing=routing, goals=goals,
+                              rule_files=rule_files)
     finally:
         for daemon in reversed(daemons):
             daemon.stop()
@@ -224,6 +239,35 @@ def _post_alerts(am: st.Daemon, alerts: list[dict[str, Any]]) -> None:
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 200
+
+
+def _firing(world: SimpleNamespace, rep: str) -> list[dict[str, Any]]:
+    return st.query(world.prom, f'ALERTS{{alertname="{BREACH.name}", alertstate="firing", '
+                                f'rep_id="{rep}"}}')
+
+
+def test_a_changed_team_goal_pages_or_clears_that_team_only(
+        world: SimpleNamespace, webhook: st.Webhook) -> None:
+    """Team B's rep books 5 next steps after 6 first appointments (83%): a team B goal of
+    90% pages team B's manager; a team A goal of 10% clears team A's rep (17%). Nothing is
+    regenerated or restarted: the rules read the goals the worker exports."""
+    rules = {path: path.read_bytes() for path in world.rule_files}
+    _wait("team A's alert", lambda: _firing(world, world.rep_a), 60, world.daemons)
+    assert not _firing(world, world.rep_b)
+    world.goals.write_text(_goals_file(world.team_a, world.team_b,
+                                       {world.team_b: 0.9, world.team_a: 0.1}))
+    _wait("team B's rep paged at team B's receiver", lambda: [
+        a for a in webhook.alerts(world.receiver_b)
+        if a["labels"]["rep_id"] == world.rep_b and a["status"] == "firing"], 60, world.daemons)
+    _wait("team A's alert to clear", lambda: not _firing(world, world.rep_a), 60,
+          world.daemons)
+    [page] = [a for a in webhook.alerts(world.receiver_b) if a["status"] == "firing"]
+    assert "the target is 90%" in page["annotations"]["summary"]
+    world.goals.write_text(_goals_file(world.team_a, world.team_b))  # back to the defaults
+    _wait("team A's alert again", lambda: _firing(world, world.rep_a), 60, world.daemons)
+    _wait("team B's alert to clear", lambda: not _firing(world, world.rep_b), 60,
+          world.daemons)
+    assert {path: path.read_bytes() for path in world.rule_files} == rules
 
 
 def test_a_broken_pipeline_holds_back_kpi_alerts(world: SimpleNamespace,

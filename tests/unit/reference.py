@@ -54,7 +54,8 @@ KPIS: dict[str, tuple[tuple[tuple[str, int], ...], tuple[str, ...], float]] = {
     "touches_per_lost_deal": ((("touches_on_lost_deals", 1),), ("deals_lost",), 1.0),
     "nps": ((("nps_promoters", 1), ("nps_detractors", -1)), ("nps_responses",), 100.0),
 }
-TEAM_KPIS = ("magic_number", "activity_ratio")
+TEAM_KPIS = ("magic_number", "activity_ratio", "reps_at_quota_ratio")
+REP_ONLY_KPIS = ("quota_attainment",)
 NEXT_STEP_KINDS = {"demo", "site_visit", "survey", "proposal"}
 
 
@@ -246,9 +247,17 @@ def current_teams(applied: Sequence[Event]) -> dict[str, str]:
     return {rep: team for rep, (_, team) in latest.items()}
 
 
+def attainment(revenue: float, quota: float | None, length: int) -> float | None:
+    """kpis.md: revenue_won / (weekly quota x window length in days / 7); null without."""
+    return None if not quota else revenue / (quota * (length / DAY) / 7)
+
+
 def snapshot(applied: Sequence[Event], as_of: int, targets: dict[str, float] | None = None,
-             deal_retention: int = DEAL_RETENTION) -> dict[str, Any]:
+             deal_retention: int = DEAL_RETENTION, quotas: dict[str, float] | None = None
+             ) -> dict[str, Any]:
     """The `as_of`, `reps` and `teams` parts of the replay document for applied events."""
+    quotas = quotas or {}
+    at_quota: dict[str, list[bool]] = {}  # team -> per rep with a quota: 30d attainment >= 1
     before_t = [e for e in applied if e.ts < as_of]
     teams = current_teams(before_t)
     reps, team_rows = [], []
@@ -257,8 +266,11 @@ def snapshot(applied: Sequence[Event], as_of: int, targets: dict[str, float] | N
         mine = [e for e in before_t if e.rep_id == rep]
         for name, length, step in WINDOWS:
             m = rep_measures(mine, as_of, window_start(as_of, length, step), deal_retention)
+            quota = attainment(m["revenue_won"], quotas.get(rep), length)
             reps.append({"rep_id": rep, "team_id": teams[rep], "window": name,
-                         "measures": m, "kpis": kpi_values(m)})
+                         "measures": m, "kpis": kpi_values(m) | {"quota_attainment": quota}})
+            if name == "30d" and quota is not None:
+                at_quota.setdefault(teams[rep], []).append(quota >= 1)
             total = per_team.setdefault(teams[rep], {}).setdefault(name, dict.fromkeys(m, 0))
             for k, v in m.items():
                 total[k] += v
@@ -266,6 +278,8 @@ def snapshot(applied: Sequence[Event], as_of: int, targets: dict[str, float] | N
         rows = {name: {"measures": per_team[team][name],
                        "kpis": kpi_values(per_team[team][name])} for name, _, _ in WINDOWS}
         extra = team_extra((targets or {}).get(team), rows)
+        reached = at_quota.get(team)
+        extra["reps_at_quota_ratio"] = sum(reached) / len(reached) if reached else None
         for name, _, _ in WINDOWS:
             team_rows.append({"team_id": team, "window": name,
                               "measures": rows[name]["measures"],
@@ -275,7 +289,8 @@ def snapshot(applied: Sequence[Event], as_of: int, targets: dict[str, float] | N
 
 def replay(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None = None,
            targets: dict[str, float] | None = None,
-           deal_retention: int = DEAL_RETENTION) -> dict[str, Any]:
+           deal_retention: int = DEAL_RETENTION,
+           quotas: dict[str, float] | None = None) -> dict[str, Any]:
     """The replay contract's JSON document, computed by brute force."""
     applied, counts = classify(lines, as_of, now_us)
     if as_of is None:
@@ -284,7 +299,7 @@ def replay(lines: Iterable[bytes | str], as_of: int | None, now_us: int | None =
         else:
             assert now_us is not None, "no applied event: T defaults to the clock"
             as_of = now_us
-    return snapshot(applied, as_of, targets, deal_retention) | {"events": counts}
+    return snapshot(applied, as_of, targets, deal_retention, quotas) | {"events": counts}
 
 
 # -- comparison ------------------------------------------------------------------------

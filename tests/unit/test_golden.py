@@ -60,12 +60,14 @@ def nps(at: str, score: int, **kw: Any) -> bytes:
 
 
 def run(tmp_path: Path, lines: list[bytes], as_of: str | None,
-        targets: dict[str, float] | None = None) -> dict[str, Any]:
+        targets: dict[str, float] | None = None,
+        quotas: dict[str, float] | None = None) -> dict[str, Any]:
     """The engine's replay document for these lines."""
     path = tmp_path / "events.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     t = None if as_of is None else parse_timestamp(as_of)
-    result = replay(path, t, EngineConfig(team_targets=targets or {}), progress=False,
+    result = replay(path, t, EngineConfig(team_targets=targets or {}, quotas=quotas or {}),
+                    progress=False,
                     now_us=CLOCK)
     doc: dict[str, Any] = orjson.loads(to_json(result))
     return doc
@@ -104,6 +106,7 @@ class Case:
     as_of: str | None = T0
     counts: dict[str, Any] = field(default_factory=dict)
     targets: dict[str, float] | None = None
+    quotas: dict[str, float] | None = None  # weekly revenue quota per rep
 
 
 def d(**kw: Any) -> dict[str, Any]:
@@ -249,6 +252,25 @@ CASES = [
          [meeting(ago(hours=1), "booked", "first_appointment")],
          {"team:t1/7d": d(magic_number=NULL, activity_ratio=NULL, first_appointments_booked=1)},
          targets={"t1": 10_000.0}),
+    Case("quotas: revenue won over the weekly quota prorated to each window",
+         # r1: 7,000 a week -> 30,000 over 30d, 7,000 over 7d, 1,000 over 24h, 41.67 an hour
+         [deal(ago(days=20), "d1", "won", amount=24_000), deal(ago(days=3), "d2", "won",
+                                                               amount=3_500),
+          deal(ago(minutes=30), "d3", "won", amount=50),
+          ev("deal", ago(days=2), rep="r2", deal_id="d4", stage="won", amount=70_000),
+          ev("deal", ago(days=2), rep="r3", deal_id="d5", stage="won", amount=9)],
+         {"r1/30d": d(revenue_won=27_550, quota_attainment=27_550 / 30_000),
+          "r1/7d": d(quota_attainment=3_550 / 7_000),
+          "r1/24h": d(quota_attainment=50 / 1_000),
+          "r1/1h": d(quota_attainment=50 / (7_000 / 168)),
+          "r2/30d": d(quota_attainment=70_000 / 60_000),  # 14,000 a week: at quota
+          "r3/30d": d(quota_attainment=NULL),  # no quota
+          # reps with a quota: r1 (92%) and r2 (117%); r3 has none
+          "team:t1/30d": d(reps_at_quota_ratio=0.5), "team:t1/1h": d(reps_at_quota_ratio=0.5)},
+         quotas={"r1": 7_000.0, "r2": 14_000.0}),
+    Case("quotas: no rep of the team has one",
+         [deal(ago(days=1), "d1", "won", amount=10)],
+         {"r1/30d": d(quota_attainment=NULL), "team:t1/30d": d(reps_at_quota_ratio=NULL)}),
     Case("team: a move takes the rep's whole history to the new team",
          [touch(ago(days=3)), touch(ago(days=2)), ev("nps", ago(hours=1), team="t2", score=9),
           touch(ago(days=1))],  # older than the move: the rep stays in t2
@@ -324,7 +346,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_golden(tmp_path: Path, case: Case) -> None:
-    doc = run(tmp_path, case.lines, case.as_of, case.targets)
+    doc = run(tmp_path, case.lines, case.as_of, case.targets, case.quotas)
     check(doc, case.expect)
     counts = dict(case.counts)
     if "teams" in counts:
@@ -332,12 +354,14 @@ def test_golden(tmp_path: Path, case: Case) -> None:
     for name, want in counts.items():
         assert doc["events"][name] == want, name
     t = None if case.as_of is None else parse_timestamp(case.as_of)
-    assert ref.differences(doc, ref.replay(case.lines, t, CLOCK, case.targets)) == []
+    want = ref.replay(case.lines, t, CLOCK, case.targets, quotas=case.quotas)
+    assert ref.differences(doc, want) == []
 
 
 def test_every_measure_and_kpi_has_a_golden_value() -> None:
     named = {name for case in CASES for values in case.expect.values() for name in values}
-    missing = (set(ref.MEASURES) | set(ref.KPIS) | set(ref.TEAM_KPIS)) - named
+    missing = (set(ref.MEASURES) | set(ref.KPIS) | set(ref.TEAM_KPIS)
+               | set(ref.REP_ONLY_KPIS)) - named
     assert not missing
 
 
@@ -386,7 +410,7 @@ def test_window_edge(tmp_path: Path, occurred_at: str, as_of: str, window: str,
 # -- the worked example ------------------------------------------------------------------
 
 EXTRA_MEASURES = {"first_appointments_booked"}
-EXTRA_TEAM_KPIS = set(ref.TEAM_KPIS)
+EXTRA_TEAM_KPIS = set(ref.TEAM_KPIS) | set(ref.REP_ONLY_KPIS)  # they need targets and quotas
 
 
 def test_worked_example_every_value() -> None:

@@ -20,7 +20,7 @@ from streams.render import runbook_url
 from streams.render.__main__ import main, render_all, stale
 from streams.render.alertmanager import TEAMS_FILE, RoutingError, load_routing
 from streams.render.dashboards import BOARDS, DASHBOARDS_DIR, DATASOURCE_UID, panel_queries
-from streams.render.promql import LEVELS, kpi_record, measure_sum_record
+from streams.render.promql import LEVELS, goal_record, kpi_record, measure_sum_record
 from streams.render.rules import ALERTS_FILE, RECORDING_FILE, render_rules
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,14 +97,18 @@ def test_every_alert_has_its_labels_annotations_guard_and_runbook(alert: Alert) 
     assert rule["labels"]["severity"] == alert.severity
     notes = rule["annotations"]
     assert set(notes) == {"summary", "description", "runbook_url"}
-    if "{threshold}" in alert.summary:
+    if alert.scope == "pipeline" and "{threshold}" in alert.summary:
         assert alert_rules.threshold_words(alert) in notes["summary"]
-    if alert.scope != "pipeline":
+    if alert.scope != "pipeline":  # the threshold is the goal that applies (docs/goals.md)
+        goal = goal_record(alert_rules.level_of(alert), alert.kpi, "threshold")
         assert "{value}" in alert.summary and "{threshold}" in alert.summary
+        assert goal in notes["summary"] and goal in rule["expr"]
         assert "{{ $value" in notes["summary"] and "team_id" in alert_rules.alert_labels(alert)
         assert ("rep_id" in alert_rules.alert_labels(alert)) == (alert.scope == "rep")
+        assert alert_rules.threshold_words(alert) in notes["description"]  # the default
     if alert.guard:
-        assert f">= {alert_rules.number(alert.guard_min)}" in rule["expr"]
+        least = goal_record(alert_rules.level_of(alert), alert.kpi, "min_sample")
+        assert f">=\n{least}" in rule["expr"]
     assert notes["runbook_url"] == runbook_url(alert.name)
     headings = re.findall(r"^## (\S+)$", (ROOT / "docs/runbook.md").read_text(), re.M)
     assert notes["runbook_url"].rsplit("#", 1)[1] in {h.lower() for h in headings}
@@ -120,7 +124,8 @@ def test_for_can_be_shortened_for_test_runs_only() -> None:
 def test_promtool_cases_cover_every_alert(alert: Alert) -> None:
     names = {t["name"] for t in _yaml("prometheus/tests/alerts.test.yml")["tests"]}
     cases = (["fires", "exactly at the threshold", "healthy"] if alert.scope == "pipeline" else
-             ["fires", "below the minimum sample", "exactly at the threshold", "quiet team"])
+             ["fires", "exactly at the threshold", "no quota"] if alert.kpi == "quota_attainment"
+             else ["fires", "below the minimum sample", "exactly at the threshold", "quiet team"])
     for case in cases:
         assert any(n.startswith(f"{alert.name}: {case}") for n in names), case
 
@@ -169,7 +174,8 @@ def test_three_boards_with_their_variables() -> None:
     team = _board("team-overview")
     titles = [t for t, _ in panel_queries(team)]
     assert any("Firing alerts" in t for t in titles)
-    assert all(f"{alert_rules.number(a.threshold)}" in json.dumps(team) for a in ALERTS)
+    text = json.dumps(team)  # every alerted KPI drawn against its goal
+    assert all(goal_record(alert_rules.level_of(a), a.kpi, "threshold") in text for a in ALERTS)
 
 
 @pytest.mark.parametrize("name", BOARDS)

@@ -59,7 +59,7 @@ def test_json_output_of_the_worked_example(capsys: pytest.CaptureFixture[str]) -
     for section in ("reps", "teams"):
         for row in got[section]:
             row["measures"].pop("first_appointments_booked")
-            for name in ref.TEAM_KPIS:
+            for name in (*ref.TEAM_KPIS, *ref.REP_ONLY_KPIS):  # need targets and quotas
                 row["kpis"].pop(name, None)
     assert got["events"].pop("after_as_of") == 0
     assert sum(got["events"].pop("rejected").values()) == sum(
@@ -195,7 +195,54 @@ def test_empty_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
 
 
 def test_bad_targets_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["replay", str(EVENTS), "--targets", "north=lots"])
-    assert caught.value.code == 2
-    assert "north=lots" in capsys.readouterr().err
+    code, _, err = cli(capsys, str(EVENTS), "--targets", "north=lots")
+    assert code == 2 and "north=lots" in err
+
+
+GOALS = """\
+teams:
+  north:
+    weekly_revenue_target: 10000
+    goals:
+      show_rate: {threshold: 0.5, min_sample: 1}
+reps:
+  a-1:
+    weekly_quota: 1400
+    goals:
+      show_rate: {threshold: 1.0, min_sample: 1}
+  b-2:
+    weekly_quota: 700
+    goals:
+      show_rate: {min_sample: 1}
+"""
+
+
+def test_the_goals_file_gives_quotas_targets_and_marks_each_missed_goal(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    goals = write(tmp_path, GOALS.encode(), "goals.yml")
+    code, out, _ = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--targets", goals,
+                       "--format", "json")
+    doc = orjson.loads(out)
+    row = {(r["rep_id"], r["window"]): r["kpis"] for r in doc["reps"]}
+    # a-1 won 4,200 within 7 days: a quota of 1,400 a week is 300% over 7d, 70% over 30d
+    assert row[("a-1", "7d")]["quota_attainment"] == pytest.approx(3.0)
+    assert row[("a-1", "30d")]["quota_attainment"] == pytest.approx(4200 / 6000)
+    assert row[("b-2", "30d")]["quota_attainment"] == 0.0
+    north = next(r["kpis"] for r in doc["teams"] if (r["team_id"], r["window"])
+                 == ("north", "30d"))
+    assert north["magic_number"] == pytest.approx(10000 / 4200)
+    assert north["reps_at_quota_ratio"] == 0.0  # a-1 at 70% over 30d
+    code, out, _ = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--targets", goals)
+    a1 = next(line for line in out.splitlines() if line.startswith("  a-1"))
+    # a-1 held its one meeting (show rate 100%): its own goal of 100% is met, nothing marked
+    assert code == 0 and "!" not in a1 and "300%" in a1.split()
+    b2 = next(line for line in out.splitlines() if line.startswith("  b-2"))
+    assert "0%!" in b2.split()  # its one meeting missed: 0% against the default of 70%
+    assert "! = misses its goal" in out
+
+
+def test_a_broken_goals_file_is_a_one_line_error(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    goals = write(tmp_path, b"reps:\n  a-1:\n    weekly_quota: -5\n", "goals.yml")
+    err = one_line_error(capsys, str(EVENTS), "--targets", goals)
+    assert "goals.yml:3: reps.a-1.weekly_quota: must be above 0" in err
