@@ -26,6 +26,7 @@ from tests.unit import reference as ref
 from tests.unit.test_reference_property import (
     FAR_FUTURE,
     PHASES,
+    QUOTAS,
     SCALE,
     TARGETS,
     assert_same,
@@ -34,7 +35,7 @@ from tests.unit.test_reference_property import (
     valid_events,
 )
 
-CONFIG = EngineConfig(team_targets=dict(TARGETS),
+CONFIG = EngineConfig(team_targets=dict(TARGETS), quotas=dict(QUOTAS),
                       deal_retention_us=EngineConfig().min_deal_retention_us)
 TOPIC_ORDER = ("deal", "nps", "meeting", "reply", "touch")  # a backfill, deals first
 EXAMPLES = 300 * SCALE
@@ -126,5 +127,5 @@ def test_every_stream_order_preserving_interleaving_gives_the_same_result(
         assert sorted(order) == sorted(lines), name
         got = document(events_file, order, as_of)
         assert got == want, f"{name} differs: {ref.differences(got, want)[:20]}"
-    assert_same(want, ref.replay(lines, as_of, now_us=FAR_FUTURE, targets=TARGETS,
+    assert_same(want, ref.replay(lines, as_of, now_us=FAR_FUTURE, targets=TARGETS, quotas=QUOTAS,
                                  deal_retention=CONFIG.deal_retention_us))

@@ -37,6 +37,7 @@ TEAMS = ("t1", "t2", "t3")
 PROSPECTS = ("p1", "p2", "p3", "p4")
 DEALS = ("d1", "d2", "d3")
 TARGETS = {"t1": 10_000.0, "t2": 123.45}  # t3 has none: its team KPIs stay null
+QUOTAS = {"r1": 700.0, "r2": 12_345.0}  # r3 has none: its quota attainment stays null
 CHANNELS = ("email", "call", "video", "social", "sms", "in_person")
 OFFSETS = (None, "z", 0, 120, -300, 330, -570)  # None: "Z", "z": lowercase, else minutes
 AMOUNTS = (4200, 1, 0.1, 19.99, 0, 123_456.78, 1_000_000.5)
@@ -288,9 +289,9 @@ def test_replay_equals_reference(events_file: Path, data: st.DataObject) -> None
     if as_of is None and not valid_events(lines):
         as_of = t  # without events T would default to the wall clock
     events_file.write_bytes(b"\n".join(lines) + b"\n")
-    result = replay(events_file, as_of, EngineConfig(team_targets=dict(TARGETS)),
-                    progress=False, now_us=FAR_FUTURE)
-    want = ref.replay(lines, as_of, now_us=FAR_FUTURE, targets=TARGETS)
+    config = EngineConfig(team_targets=dict(TARGETS), quotas=dict(QUOTAS))
+    result = replay(events_file, as_of, config, progress=False, now_us=FAR_FUTURE)
+    want = ref.replay(lines, as_of, now_us=FAR_FUTURE, targets=TARGETS, quotas=QUOTAS)
     assert_same(orjson.loads(to_json(result)), want)
 
 
@@ -313,7 +314,7 @@ def test_incremental_reads_equal_reference(data: st.DataObject) -> None:
         min_size=1, max_size=5))
     cuts = sorted(data.draw(st.lists(st.integers(0, len(lines)), min_size=len(steps),
                                      max_size=len(steps))))
-    engine = Engine(EngineConfig(team_targets=dict(TARGETS)))
+    engine = Engine(EngineConfig(team_targets=dict(TARGETS), quotas=dict(QUOTAS)))
     fed, as_of = 0, first
     for step, cut in zip(steps, cuts, strict=True):
         for line in lines[fed:cut]:
@@ -322,7 +323,7 @@ def test_incremental_reads_equal_reference(data: st.DataObject) -> None:
             except Rejected as exc:
                 engine.reject(exc.reason)
         fed = cut
-        want = ref.replay(lines[:fed], as_of, now_us=FAR_FUTURE, targets=TARGETS)
+        want = ref.replay(lines[:fed], as_of, now_us=FAR_FUTURE, targets=TARGETS, quotas=QUOTAS)
         assert_same(engine_document(engine, as_of), want)
         as_of += step
 
@@ -340,7 +341,7 @@ def test_live_reads_equal_reference(data: st.DataObject) -> None:
             min_size=1, max_size=6)):
         reads.append(reads[-1] + step)
     times = [e[0].ts if (e := valid_events([line])) else -1 for line in lines]
-    engine = Engine(EngineConfig(team_targets=dict(TARGETS)))
+    engine = Engine(EngineConfig(team_targets=dict(TARGETS), quotas=dict(QUOTAS)))
     fed: list[bytes] = []
     for low, as_of in zip([-2, *reads], reads, strict=False):
         batch = []  # the worker takes a fetch rep by rep
@@ -354,5 +355,5 @@ def test_live_reads_equal_reference(data: st.DataObject) -> None:
                     continue
                 batch.append(event)
         engine.take_many(batch)
-        want = ref.replay(fed, as_of, now_us=FAR_FUTURE, targets=TARGETS)
+        want = ref.replay(fed, as_of, now_us=FAR_FUTURE, targets=TARGETS, quotas=QUOTAS)
         assert_same(engine_document(engine, as_of), want)
