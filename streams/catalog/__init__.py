@@ -22,6 +22,7 @@ from streams.catalog.kpis import (
     Ref,
     RepShareKpi,
     TeamKpi,
+    record_name,
     team_kpi_values,
 )
 from streams.catalog.measures import (
@@ -47,4 +48,4 @@ __all__ = ["ALERTS", "JOB", "KPIS", "KPI_BY_NAME", "MEASURES", "MEASURE_INDEX", 
            "MICRO", "PIPELINE", "PIPELINE_ALERTS", "PIPELINE_METRICS", "QUOTA_ATTAINMENT",
            "REPS_AT_QUOTA", "SIGNALS", "TEAM_KPIS", "TEAM_KPI_BY_NAME", "UNITS", "WINDOWS",
            "WINDOW_BY_NAME", "Alert", "Kpi", "Measure", "PipelineMetric", "QuotaKpi", "Ref",
-           "RepShareKpi", "Signal", "TeamKpi", "Window", "team_kpi_values"]
+           "RepShareKpi", "Signal", "TeamKpi", "Window", "record_name", "team_kpi_values"]

@@ -47,7 +47,7 @@ ALERTS: tuple[Alert, ...] = (
           "averages {value} per sale over the last {window}, below {threshold} of the team "
           "average", "002", relative_to_team=True, guard=("deals_won",), guard_min=3),
     Alert("SalesCycleAbovePeers", "avg_sales_cycle_days", "rep", "30d", ">", 1.3,
-          "takes {value} days on average to win a deal over the last {window}, above "
+          "takes {value} on average to win a deal over the last {window}, above "
           "{threshold} of the team average",
           "002", relative_to_team=True, guard=("deals_won_with_cycle",), guard_min=3),
     Alert("SalesPositiveReplyRateLow", "positive_reply_rate", "rep", "7d", "<", 0.5,

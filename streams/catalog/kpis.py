@@ -20,13 +20,19 @@ class Kpi:
     label: str = ""  # short column header for tables and panels
     per: int = 1  # the result is divided by this: seconds measures shown in days
 
-    def value(self, measures: Mapping[str, float]) -> float | None:
-        """The KPI over a row of measures; None when the denominator is 0."""
+    def in_base_units(self, measures: Mapping[str, float]) -> float | None:
+        """The value Prometheus records (seconds, not days); None when the denominator
+        is 0."""
         den = sum(measures[m] for m in self.denominator)
         if den == 0:
             return None
         num = sum(sign * measures[m] for m, sign in self.numerator)
-        return self.scale * num / den / self.per
+        return self.scale * num / den
+
+    def value(self, measures: Mapping[str, float]) -> float | None:
+        """The KPI over a row of measures, as kpis.md defines it (days, not seconds)."""
+        value = self.in_base_units(measures)
+        return None if value is None else value / self.per
 
 
 DAY_SECONDS = 86_400
@@ -214,3 +220,18 @@ REPS_AT_QUOTA = RepShareKpi("reps_at_quota_ratio", "quota_attainment", "30d", 1.
 # The unit of every KPI by name, whatever its kind.
 UNITS: dict[str, str] = {k.name: k.unit for k in KPIS} | {k.name: k.unit for k in TEAM_KPIS} | {
     QUOTA_ATTAINMENT.name: QUOTA_ATTAINMENT.unit, REPS_AT_QUOTA.name: REPS_AT_QUOTA.unit}
+
+# Prometheus keeps base units and names a recorded KPI by what it is (`:ratio` only for
+# ratios): a KPI in days is recorded in seconds, averages as `:avg`, the NPS as `:score`.
+RECORD_OPS = {"ratio": "ratio", "days": "avg", "currency": "avg", "count": "avg",
+              "score": "score"}
+RECORD_NAMES = {"magic_number": "magic_number:count"}  # a number of appointments
+
+
+def record_name(kpi: str) -> str:
+    """The metric part of a KPI's recording rules: `<name>:<op>`."""
+    if kpi in RECORD_NAMES:
+        return RECORD_NAMES[kpi]
+    unit, op = UNITS[kpi], RECORD_OPS[UNITS[kpi]]
+    name = kpi.removesuffix("_days") + "_seconds" if unit == "days" else kpi
+    return f"{name.removeprefix('avg_') if op == 'avg' else name}:{op}"

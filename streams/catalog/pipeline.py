@@ -60,6 +60,8 @@ PIPELINE_METRICS: tuple[PipelineMetric, ...] = (
     PipelineMetric("team_revenue_target", "gauge",
                    "A team's weekly revenue target (goals file).", ("team_id",)),
     PipelineMetric("reps", "gauge", "Reps whose state this worker holds."),
+    PipelineMetric("build_info", "gauge", "1, with the worker's version in labels.",
+                   ("version", "python", "faust")),
     PipelineMetric("goal", "gauge",
                    "A goal of the goals file (docs/goals.md): a KPI's alert threshold or "
                    "minimum sample, for everyone (scope default), a team or a rep.",

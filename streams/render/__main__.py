@@ -10,7 +10,9 @@ from streams.render.alertmanager import TEAMS_FILE, load_routing, render_alertma
 
 try:  # the boards are built with Grafana's SDK, an extra of its own
     from streams.render.dashboards import DASHBOARDS_DIR, render_grafana
-except ImportError as exc:
+except ModuleNotFoundError as exc:
+    if not (exc.name or "").startswith("grafana_foundation_sdk"):
+        raise
     raise SystemExit(f"python -m streams.render: {exc.name} is missing: install the render "
                      "extra, e.g. pip install -e '.[render]'") from None
 from streams.render.docs import GENERATED as DOCS

@@ -32,7 +32,7 @@ from streams.render.promql import (
 VALUE_TEMPLATES = {
     "ratio": "{{ $value | humanizePercentage }}",
     "currency": '{{ $value | printf "%.2f" }}',
-    "days": '{{ $value | printf "%.1f" }}',
+    "days": "{{ $value | humanizeDuration }}",  # recorded in seconds
     "count": '{{ $value | printf "%.1f" }}',
     "score": '{{ $value | printf "%.0f" }}',
     "duration": "{{ $value | humanizeDuration }}",
@@ -140,7 +140,7 @@ def format_value(unit: str, value: float) -> str:
     """Python mirror of VALUE_TEMPLATES (Go's %.4g, %.Nf and humanizeDuration)."""
     if unit == "ratio":
         return f"{value * 100:.4g}%"
-    if unit == "duration":
+    if unit in ("duration", "days"):  # days are recorded in seconds
         return _humanize_duration(value)
     fmt = {"currency": "%.2f", "days": "%.1f", "count": "%.1f", "score": "%.0f",
            "messages": "%.0f"}.get(unit)

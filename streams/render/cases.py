@@ -129,8 +129,8 @@ def relative_cases(alert: Alert, team: str) -> list[Case]:
 
     def compare(r: Rows) -> tuple[float | None, float | None]:
         """(rep value, threshold * team value), with PromQL's float arithmetic."""
-        team_value = kpi.value(_sum(r.values()))
-        return (kpi.value(r[(low_rep, team, alert.window)]),
+        team_value = kpi.in_base_units(_sum(r.values()))
+        return (kpi.in_base_units(r[(low_rep, team, alert.window)]),
                 None if team_value is None else alert.threshold * team_value)
 
     n_peer = den if _bounded(kpi) else 4 * den
@@ -213,7 +213,7 @@ def _sum(rows: Iterable[dict[str, float]]) -> dict[str, float]:
 
 
 def _value(kpi: Kpi, rows: Rows) -> float:
-    value = kpi.value(next(iter(rows.values())))
+    value = kpi.in_base_units(next(iter(rows.values())))  # as Prometheus records it
     if value is None:
         raise CaseError(f"{kpi.name}: undefined where a value was expected")
     return value

@@ -40,7 +40,7 @@ from streams.render.promql import goal_record, kpi_record
 DATASOURCE_UID = "prometheus"
 DS = model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
 DASHBOARDS_DIR = "grafana/dashboards"
-UNITS = {"ratio": "percentunit", "currency": "none", "days": "d", "count": "none",
+UNITS = {"ratio": "percentunit", "currency": "none", "days": "s", "count": "none",
          "score": "none"}
 DECIMALS = {"currency": 2.0, "count": 1.0, "score": 0.0}
 Panel = Any  # a grafana-foundation-sdk panel builder

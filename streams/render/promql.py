@@ -17,6 +17,7 @@ from streams.catalog import (
     Ref,
     RepShareKpi,
     TeamKpi,
+    record_name,
 )
 from streams.catalog.kpis import WEEK_SECONDS
 
@@ -41,7 +42,7 @@ def measure_sum_record(measure: str) -> str:
 
 
 def kpi_record(level: str, kpi: str) -> str:
-    return f"{level}:{METRIC_PREFIX}{kpi}:ratio"
+    return f"{level}:{METRIC_PREFIX}{record_name(kpi)}"
 
 
 def selector(name: str, **labels: str) -> str:
@@ -73,8 +74,7 @@ def kpi_expr(level: str, kpi: Kpi) -> str:
         numerator = f"(\n  {numerator}\n)"
     if kpi.scale != 1:
         numerator = f"{number(kpi.scale)} * {numerator}"
-    per = f"\n/ {kpi.per}" if kpi.per != 1 else ""  # seconds shown in days
-    return f"{numerator}\n/\n({measures_total(level, kpi.denominator)} > 0){per}"
+    return f"{numerator}\n/\n({measures_total(level, kpi.denominator)} > 0)"  # base units
 
 
 def team_kpi_expr(kpi: TeamKpi) -> str:
@@ -102,7 +102,8 @@ GOAL_FIELDS = {"threshold": "goal", "min_sample": "min_sample"}
 
 
 def goal_record(level: str, kpi: str, field: str) -> str:
-    return f"{level}:{METRIC_PREFIX}{kpi}:{GOAL_FIELDS[field]}"
+    metric = record_name(kpi).split(":")[0]
+    return f"{level}:{METRIC_PREFIX}{metric}:{GOAL_FIELDS[field]}"
 
 
 def goal_expr(level: str, kpi: str, window: str, field: str, default: float) -> str:

@@ -233,11 +233,11 @@ def recording_tests() -> dict[str, Any]:
         rep_samples = [_sample(kpi_record("rep_window", kpi.name),
                                {"rep_id": rep, "team_id": team, "window": window}, value)
                        for (rep, team, window), values in rows.items()
-                       if (value := kpi.value(values)) is not None]  # type: ignore[misc]
+                       if (value := kpi.in_base_units(values)) is not None]  # type: ignore[misc]
         team_samples = [_sample(kpi_record("team_window", kpi.name),
                                 {"team_id": team, "window": window}, value)
                         for (team, window), values in teams.items()
-                        if (value := kpi.value(values)) is not None]  # type: ignore[misc]
+                        if (value := kpi.in_base_units(values)) is not None]  # type: ignore[misc]
         exprs.append({"expr": kpi_record("rep_window", kpi.name), "eval_time": "2m",
                       "exp_samples": rep_samples})
         exprs.append({"expr": kpi_record("team_window", kpi.name), "eval_time": "2m",

@@ -3,6 +3,8 @@ scrape time, plus the operational metrics of the pipeline (declared in the catal
 
 from __future__ import annotations
 
+import platform
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from prometheus_client import (
@@ -10,6 +12,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -83,7 +86,8 @@ class PipelineMetrics:
         self.quotas = made["rep_weekly_quota"]
         self.goals_loaded = made["goals_loaded_timestamp_seconds"]
         self.goals_reload_failures = made["goals_reload_failures"]
-
+        made["build_info"].labels(*_versions()).set(1)
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, RSS, fds
     def show_goals(self, goals: Goals, now: float) -> None:
         """Export the goals in use: every override, target and quota of the goals file."""
         for gauge in (self.goal, self.quotas, self.targets):
@@ -99,6 +103,16 @@ class PipelineMetrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+def _versions() -> tuple[str, str, str]:
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:  # run from a checkout that was not installed
+            return "unknown"
+
+    return of("salespulse"), platform.python_version(), of("faust-streaming")
 
 
 def _make(metric: PipelineMetric, registry: CollectorRegistry) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from faust.web import Request, Response, View
@@ -22,7 +23,11 @@ class Metrics(View):
         except ValueError:
             return self.text(f"as_of must be an RFC 3339 instant, got {as_of!r}\n", status=400)
         body = worker.pipeline.scrape(as_of_us, highwaters(worker.app, worker.topics))
-        return self.bytes(body, content_type=CONTENT_TYPE)
+        if "gzip" not in request.headers.get("Accept-Encoding", ""):
+            return self.bytes(body, content_type=CONTENT_TYPE)
+        response = self.bytes(gzip.compress(body, compresslevel=1), content_type=CONTENT_TYPE)
+        response.headers["Content-Encoding"] = "gzip"
+        return response
 
 
 def add_pages(app: Any) -> None:

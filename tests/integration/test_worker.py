@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+import subprocess
 import time
+import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,3 +129,21 @@ def test_every_bad_message_is_in_the_dead_letter_topic(world: dict) -> None:
         got[(headers["reason"], record.value)] += 1
     consumer.close()
     assert got == expected
+
+
+def test_metrics_pass_promtool_check_metrics(world: dict) -> None:
+    """Prometheus' own linter of the exposition: names, units, types, help."""
+    text = world["worker"].scrape()
+    done = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_metrics_come_gzipped_when_asked(world: dict) -> None:
+    request = urllib.request.Request(world["worker"].url, headers={"Accept-Encoding": "gzip"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.headers["Content-Encoding"] == "gzip"
+        text = gzip.decompress(response.read()).decode()
+    names = {name for name, _ in samples(text)}
+    assert {"salespulse_touches", "salespulse_build_info", "process_resident_memory_bytes"} <= \
+        names
