@@ -68,17 +68,21 @@ ALERTS: tuple[Alert, ...] = (
           "003 §12", guard=("meetings_held", "meetings_no_show"), guard_min=5),
 )
 
-# The pipeline's own health (kpis.md "pipeline" rows); they page the ops receiver.
+# The pipeline's own health (kpis.md "pipeline" rows); they page the ops receiver at any
+# hour, so each fires only when someone should act.
 PIPELINE_ALERTS: tuple[Alert, ...] = (
-    Alert("SalespulseNoEventsProcessed", "seconds_since_last_processed", "pipeline", "", ">",
-          15 * 60, "no worker has processed a message for {value}; the bound is {threshold}",
-          "004 (monitoring alerts)", for_="1m", severity="critical", inhibits_kpis=True),
+    Alert("SalespulseNoEventsProcessed", "stalled_seconds", "pipeline", "", ">", 15 * 60,
+          "events wait in the topics but no worker has processed one for {value}; the "
+          "bound is {threshold}", "004 (monitoring alerts)", for_="1m", inhibits_kpis=True),
     Alert("SalespulseConsumerLagHigh", "consumer_lag", "pipeline", "", ">", 10_000,
           "partition {partition} of topic {topic} is {value} messages behind; the bound is "
           "{threshold}", "operations", for_="10m", inhibits_kpis=True),
-    Alert("SalespulseDeadLetters", "dead_letters", "pipeline", "5m", ">", 0,
+    Alert("SalespulseDeadLetters", "dead_letters", "pipeline", "15m", ">", 10,
           "{value} dead letters from topic {topic} (reason {reason}) over the last {window}; "
-          "the bound is {threshold}", "operations", for_="0s"),
+          "the bound is {threshold}", "operations", for_="10m"),
+    Alert("SalespulseDeadLettersHigh", "dead_letter_share", "pipeline", "15m", ">", 0.05,
+          "{value} of all messages went to the dead-letter topic over the last {window}; "
+          "the bound is {threshold}", "operations", for_="5m", severity="critical"),
     Alert("SalespulseWorkerDown", "worker_up", "pipeline", "", "<", 1,
           "worker {instance} cannot be scraped: its KPIs are missing from every team total",
           "operations", for_="2m", severity="critical", inhibits_kpis=True),

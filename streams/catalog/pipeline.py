@@ -86,22 +86,24 @@ class Signal:
     expr: str  # PromQL; {window} is the alert's window
     unit: str
     labels: tuple[str, ...]  # labels the expression keeps, usable in the summary
-    # Extra series that also breach; a dead letter that creates a new counter series is
-    # invisible to increase(), which needs two samples.
-    also: str = ""
 
 
 _REJECTED = PIPELINE["events_rejected"].sample
+_PROCESSED = PIPELINE["events_processed"].sample
+_LAG = PIPELINE["consumer_lag"].sample
 SIGNALS: dict[str, Signal] = {
-    "seconds_since_last_processed": Signal(
-        f"time() - max({PIPELINE['last_processed_timestamp_seconds'].sample})", "duration",
-        ()),
-    "consumer_lag": Signal(f"max by (topic, partition) ({PIPELINE['consumer_lag'].sample})",
-                           "messages", ("topic", "partition")),
-    "dead_letters": Signal(
-        f"sum by (reason, topic) (increase({_REJECTED}[{{window}}]))", "messages",
-        ("reason", "topic"),
-        also=f"(\n  sum by (reason, topic) ({_REJECTED})\n  unless\n"
-             f"  sum by (reason, topic) ({_REJECTED} offset {{window}})\n)"),
+    # Judged against the topics, not the clock of sales activity: quiet nights and
+    # weekends have nothing waiting, so nothing fires.
+    "stalled_seconds": Signal(
+        f"(time() - max({PIPELINE['last_processed_timestamp_seconds'].sample}))\n"
+        f"and on ()\n(sum({_LAG}) > 0)", "duration", ()),
+    "consumer_lag": Signal(f"max by (topic, partition) ({_LAG})", "messages",
+                           ("topic", "partition")),
+    "dead_letters": Signal(f"sum by (reason, topic) (increase({_REJECTED}[{{window}}]))",
+                           "messages", ("reason", "topic")),
+    "dead_letter_share": Signal(
+        f"sum(rate({_REJECTED}[{{window}}]))\n/\n"
+        f"(sum(rate({_PROCESSED}[{{window}}])) + sum(rate({_REJECTED}[{{window}}])) > 0)",
+        "ratio", ()),
     "worker_up": Signal(f'up{{job="{JOB}"}}', "bool", ("instance", "job")),
 }

@@ -30,25 +30,40 @@ class RoutingError(ValueError):
     """alerting/teams.yml is not a valid team map."""
 
 
+HOURS_KEYS = ("timezone", "weekdays", "times")
+DEFAULT_HOURS = {"timezone": "UTC", "weekdays": "monday:friday", "times": "08:00-18:00"}
+TOP_KEYS = {"ops_receiver", "teams", "receivers", "timing", "business_hours", "links",
+            "currency_symbol"}
+
+
 @dataclass(frozen=True)
 class Routing:
-    """The team map: who gets paged for what."""
+    """The team map: who gets paged for what, and when."""
 
     ops_receiver: str
     teams: dict[str, str]
     receivers: list[dict[str, Any]]
     timing: dict[str, str] = field(default_factory=dict)
+    # per team: when its manager is paged (timezone, weekdays, times); ops: any time
+    hours: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_routing(path: Path) -> Routing:
     data = yaml.safe_load(path.read_text()) or {}
-    unknown = set(data) - {"ops_receiver", "teams", "receivers", "timing"}
+    unknown = set(data) - TOP_KEYS
     if unknown:
         raise RoutingError(f"{path}: unknown keys {sorted(unknown)}")
-    routing = Routing(str(data.get("ops_receiver", "")),
-                      {str(k): str(v) for k, v in (data.get("teams") or {}).items()},
+    default_hours = _hours(path, "business_hours", data.get("business_hours") or {}, DEFAULT_HOURS)
+    teams, hours = {}, {}
+    for team, entry in (data.get("teams") or {}).items():
+        entry = entry if isinstance(entry, dict) else {"receiver": entry}
+        teams[str(team)] = str(entry.get("receiver", ""))
+        hours[str(team)] = _hours(path, f"teams.{team}",
+                                  {k: v for k, v in entry.items() if k != "receiver"},
+                                  default_hours)
+    routing = Routing(str(data.get("ops_receiver", "")), teams,
                       list(data.get("receivers") or []),
-                      {str(k): str(v) for k, v in (data.get("timing") or {}).items()})
+                      {str(k): str(v) for k, v in (data.get("timing") or {}).items()}, hours)
     names = [r.get("name") for r in routing.receivers]
     if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
         raise RoutingError(f"{path}: every receiver needs a unique name, got {names}")
@@ -59,6 +74,15 @@ def load_routing(path: Path) -> Routing:
     if bad:
         raise RoutingError(f"{path}: timing keys are {TIMING_KEYS}, got {sorted(bad)}")
     return routing
+
+
+def _hours(path: Path, where: str, given: dict[str, Any],
+           default: dict[str, str]) -> dict[str, str]:
+    bad = set(given) - set(HOURS_KEYS)
+    if bad:
+        raise RoutingError(f"{path}: {where}: unknown keys {sorted(bad)}; business hours are "
+                           f"{', '.join(HOURS_KEYS)}")
+    return {**default, **{k: str(v) for k, v in given.items()}}
 
 
 def with_webhooks(routing: Routing, url_for: Callable[[str], str],
@@ -73,12 +97,25 @@ def _matcher(label: str, value: str) -> str:
     return f"{label}={json.dumps(value)}"
 
 
-def config(routing: Routing) -> dict[str, Any]:
+def _interval_name(hours: dict[str, str]) -> str:
+    text = "-".join(hours[k] for k in HOURS_KEYS).lower()
+    return "business-hours-" + "".join(c if c.isalnum() else "-" for c in text)
+
+
+def config(routing: Routing, business_hours: bool = True) -> dict[str, Any]:
+    """Pipeline alerts go to ops at any hour; each team's KPI alerts to its manager,
+    inside its business hours only (unless `business_hours` is off: the demo)."""
     inhibitors = "|".join(a.name for a in PIPELINE_ALERTS if a.inhibits_kpis)
     routes = [{"receiver": routing.ops_receiver, "matchers": [_matcher("component", "pipeline")]}]
-    routes += [{"receiver": receiver, "matchers": [_matcher("team_id", team)]}
-               for team, receiver in routing.teams.items()]
-    return {
+    intervals: dict[str, dict[str, str]] = {}
+    for team, receiver in routing.teams.items():
+        route: dict[str, Any] = {"receiver": receiver, "matchers": [_matcher("team_id", team)]}
+        if business_hours:
+            hours = routing.hours.get(team, DEFAULT_HOURS)
+            intervals[_interval_name(hours)] = hours
+            route["active_time_intervals"] = [_interval_name(hours)]
+        routes.append(route)
+    out: dict[str, Any] = {
         "route": {"receiver": routing.ops_receiver, "group_by": GROUP_BY,
                   **{k: routing.timing[k] for k in TIMING_KEYS if k in routing.timing},
                   "routes": routes},
@@ -86,7 +123,19 @@ def config(routing: Routing) -> dict[str, Any]:
                            "target_matchers": [_matcher("component", "kpi")]}],
         "receivers": routing.receivers,
     }
+    if intervals:
+        out["time_intervals"] = [
+            {"name": name, "time_intervals": [{"weekdays": [hours["weekdays"]],
+                                               "times": [_times(hours["times"])],
+                                               "location": hours["timezone"]}]}
+            for name, hours in sorted(intervals.items())]
+    return out
 
 
-def render_alertmanager(routing: Routing) -> dict[str, str]:
-    return {OUTPUT: yamltext.dump(config(routing), header=HEADER)}
+def _times(text: str) -> dict[str, str]:
+    start, _, end = text.partition("-")
+    return {"start_time": start.strip(), "end_time": end.strip()}
+
+
+def render_alertmanager(routing: Routing, business_hours: bool = True) -> dict[str, str]:
+    return {OUTPUT: yamltext.dump(config(routing, business_hours), header=HEADER)}

@@ -17,7 +17,7 @@ from streams.catalog import (
     UNITS,
     Alert,
 )
-from streams.render import runbook_url
+from streams.render import pages
 from streams.render.promql import (
     LEVELS,
     by,
@@ -185,8 +185,7 @@ def _signal_expr(alert: Alert) -> str:
 def expr(alert: Alert) -> str:
     if alert.scope == "pipeline":
         bound = f"{alert.op} {number(alert.threshold)}"
-        also = SIGNALS[alert.kpi].also.replace("{window}", alert.window)
-        return f"{_signal_expr(alert)} {bound}" + (f"\nor\n{also} {bound}" if also else "")
+        return f"(\n{_signal_expr(alert)}\n)\n{bound}"
     level = level_of(alert)
     value = selector(kpi_record(level, alert.kpi), window=alert.window)
     goal = selector(goal_record(level, alert.kpi, "threshold"), window=alert.window)
@@ -224,7 +223,7 @@ def rule(alert: Alert, for_override: str | None = None) -> dict[str, Any]:
         "annotations": {
             "summary": summary_template(alert),
             "description": description(alert),
-            "runbook_url": runbook_url(alert.name),
+            **pages.page_annotations(alert, VALUE_TEMPLATES[unit_of(alert)]),
         },
     }
 

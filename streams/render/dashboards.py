@@ -34,7 +34,8 @@ from streams.catalog import (
     WINDOWS,
     Alert,
 )
-from streams.render import GENERATED, alerts, runbook_url, yamltext
+from streams.render import GENERATED, alerts, yamltext
+from streams.render.pages import runbook_url
 from streams.render.promql import goal_record, kpi_record
 
 DATASOURCE_UID = "prometheus"
@@ -246,7 +247,7 @@ def pipeline_health() -> dict[str, Any]:
                 _q(f"sum by (type) (rate({P['events_late'].sample}{rate}))", "late {{type}}",
                    "B")]),
             _graph("Seconds since the last message and the newest event", [
-                _q(SIGNALS["seconds_since_last_processed"].expr, "last message"),
+                _q(f"time() - max({P['last_processed_timestamp_seconds'].sample})", "last message"),
                 _q(f"time() - max({P['last_event_timestamp_seconds'].sample})",
                    "newest event time", "B")])]),
         ("Lag and dead letters", [

@@ -44,20 +44,26 @@ ADVICE: dict[str, str] = {
         "Booked meetings are often missed. Check confirmations and reminders, the lead time "
         "between booking and meeting, and whether the meetings were really agreed."),
     "SalespulseNoEventsProcessed": (
-        "No worker has read a message for 15 minutes: the sales tools stopped publishing, "
-        "Kafka is unreachable, or the workers are stuck. Check the producers, the Kafka "
-        "broker, and the worker logs (`docker compose logs worker`). KPI alerts are held "
-        "back meanwhile, because the KPIs are frozen."),
+        "Events wait in the topics but no worker has processed one for 15 minutes: Kafka "
+        "is unreachable from the workers, or they are stuck. Check the Kafka broker and the "
+        "worker logs (`docker compose logs worker`). A quiet night with nothing published "
+        "never fires this. KPI alerts are held back meanwhile: the KPIs are frozen."),
     "SalespulseConsumerLagHigh": (
         "A partition is far behind: the workers cannot keep up or one is stuck. Check "
         "worker CPU and logs on the Pipeline health board, and add workers to the consumer "
         "group (more partitions if every partition already has one). KPI alerts are held "
         "back: the numbers are stale."),
     "SalespulseDeadLetters": (
-        "Messages were rejected and sent to the dead-letter topic; the reason label says "
+        "A steady stream of messages was rejected and sent to the dead-letter topic; the "
+        "reason label says "
         "why (docs/events.md lists the reasons). Read a few from the dead-letter topic "
         "(headers: reason, error, source_topic, source_offset) and fix the producer that "
         "sent them. KPIs stay correct for the valid events."),
+    "SalespulseDeadLettersHigh": (
+        "More than one message in twenty is rejected: a producer sends a format the "
+        "contract refuses (docs/events.md), and the KPIs miss those events. Find the topic "
+        "and reason on the Pipeline health board, read a few dead letters, and stop or fix "
+        "that producer."),
     "SalespulseWorkerDown": (
         "Prometheus cannot scrape a worker: it crashed, is restarting or is unreachable. "
         "Until it is back (or its partitions move to another worker) the reps it holds are "

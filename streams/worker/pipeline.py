@@ -23,7 +23,7 @@ from streams.engine import (
     take_snapshot,
     tune_gc,
 )
-from streams.events import Event, Rejected, parse_event
+from streams.events import REASONS, RECORD_REASONS, Event, Rejected, parse_event
 from streams.goals import Goals
 from streams.settings import Settings
 from streams.worker.metrics import PipelineMetrics, render
@@ -92,6 +92,11 @@ class Pipeline:
         tune_gc()
         self.engine = Engine(settings.engine)
         self.metrics = PipelineMetrics()
+        # Every (reason, topic) counter exists from the start at 0, so the first dead
+        # letter is an increase() that the dead-letter alert sees.
+        for reason in [*REASONS, *RECORD_REASONS]:
+            for topic in settings.topics.values():
+                self.metrics.rejected.labels(reason, topic)
         self.clock = clock
         self.topic_types = {name: kind for kind, name in settings.topics.items()}
         self.repartition_topic = settings.repartition_topic

@@ -54,11 +54,11 @@ def rep_events(rep: str, team: str, now_us: int, next_steps: int) -> list[tuple[
     return [(rep, orjson.dumps(e)) for e in events]
 
 
-def odd_messages(rep: str, team: str, now_us: int) -> list[tuple[str, bytes]]:
-    """A dead letter, a duplicate and a late event, so every pipeline panel has data."""
+def odd_messages(rep: str, team: str, now_us: int, bad: int = 1) -> list[tuple[str, bytes]]:
+    """`bad` dead letters, a duplicate and a late event, so every pipeline panel has data."""
     event = {"event_id": f"{rep}-odd", "type": "nps", "rep_id": rep, "team_id": team,
              "occurred_at": format_timestamp(now_us - 3 * MINUTE_US), "score": 8}
     late = {**event, "event_id": f"{rep}-late",
             "occurred_at": format_timestamp(now_us - 45 * 24 * 60 * MINUTE_US)}
-    return [(rep, b"{not json"), (rep, orjson.dumps(event)), (rep, orjson.dumps(event)),
-            (rep, orjson.dumps(late))]
+    return [(rep, b"{not json %d" % i) for i in range(bad)] + [
+        (rep, orjson.dumps(event)), (rep, orjson.dumps(event)), (rep, orjson.dumps(late))]

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from streams.catalog import ALERTS, WINDOWS
+from streams.catalog import ALERTS, PIPELINE_ALERTS, WINDOWS
 from streams.dev.localkafka import LocalKafka
 from streams.dev.produce import publish
-from streams.render import promconfig, runbook_url, yamltext
+from streams.render import promconfig, yamltext
 from streams.render.alertmanager import OUTPUT as AM_OUTPUT
 from streams.render.alertmanager import (
     TEAMS_FILE,
@@ -30,6 +30,7 @@ from streams.render.alertmanager import (
 )
 from streams.render.alerts import alert_labels, expected_summary
 from streams.render.dashboards import DASHBOARDS_DIR, panel_queries
+from streams.render.pages import runbook_url
 from streams.render.rules import render_rules
 from streams.settings import Settings
 from tests.e2e import stack as st
@@ -41,6 +42,7 @@ from tests.support.worker import WorkerProcess, topic_env
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 BREACH = next(a for a in ALERTS if a.name == "SalesAppointmentToNextStepLow")
+DEAD_LETTERS = next(a for a in PIPELINE_ALERTS if a.name == "SalespulseDeadLetters")
 COUNTERS = ("processed", "duplicate", "late", "rejected")
 AM_TIMING = {"group_wait": "1s", "group_interval": "1s", "repeat_interval": "1h"}
 
@@ -78,8 +80,8 @@ def _goals_file(team_a: str, team_b: str, goals: dict[str, float] | None = None)
 @pytest.fixture(scope="module")
 def world(kafka: LocalKafka, webhook: st.Webhook,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    """Team B's healthy rep (and a few odd messages) before Prometheus starts, then team A's
-    rep who books one next step after six first appointments."""
+    """Team B's healthy rep before Prometheus starts, then team A's rep who books one next
+    step after six first appointments, and enough dead letters to page ops."""
     workdir = tmp_path_factory.mktemp("alerting")
     routing = load_routing(ROOT / TEAMS_FILE)
     (team_a, receiver_a), (team_b, receiver_b) = list(routing.teams.items())[:2]
@@ -93,7 +95,7 @@ def world(kafka: LocalKafka, webhook: st.Webhook,
     try:
         worker.start()
         now = time.time_ns() // 1000
-        first = rep_events("r-healthy", team_b, now, 5) + odd_messages("r-healthy", team_b, now)
+        first = rep_events("r-healthy", team_b, now, 5)
         publish(settings, first)
         worker.wait_for(lambda: _consumed(worker) >= len(first), 60, "team B's events")
 
@@ -102,8 +104,9 @@ def world(kafka: LocalKafka, webhook: st.Webhook,
             rule_files.append(workdir / Path(path).name)
             rule_files[-1].write_text(text)
         am_file = workdir / "alertmanager.yml"
-        am_file.write_text(render_alertmanager(with_webhooks(
-            routing, lambda name: f"{webhook.url}/{name}", AM_TIMING))[AM_OUTPUT])
+        am_file.write_text(render_alertmanager(with_webhooks(  # pages at any hour here
+            routing, lambda name: f"{webhook.url}/{name}", AM_TIMING),
+            business_hours=False)[AM_OUTPUT])
         daemons.append(st.alertmanager(am_file, workdir).start())
         prom_file = workdir / "prometheus.yml"
         prom_file.write_text(yamltext.dump(promconfig.config(
@@ -114,7 +117,9 @@ def world(kafka: LocalKafka, webhook: st.Webhook,
         _wait("the first scrape of the worker", lambda: st.query(
             daemons[1], 'up{job="salespulse"} == 1 and on () salespulse_reps > 0'), 30, daemons)
 
-        breach = rep_events("r-breach", team_a, time.time_ns() // 1000, 1)
+        now = time.time_ns() // 1000
+        breach = rep_events("r-breach", team_a, now, 1) + odd_messages(
+            "r-healthy", team_b, now, bad=int(DEAD_LETTERS.threshold) + 1)
         publish(settings, breach)
         worker.wait_for(lambda: _consumed(worker) >= len(first) + len(breach), 60,
                         "team A's events")

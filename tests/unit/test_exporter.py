@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import orjson
 import pytest
@@ -108,6 +109,7 @@ def test_a_batch_scrapes_like_one_message_at_a_time() -> None:
     assert letters_many == letters_one
     reasons = {getattr(letter, "reason", "re-keyed") for letter in letters_one}
     assert reasons >= {"rep_limit", "type_mismatch", "re-keyed"}
+
     def own(text: str) -> dict[Any, float]:  # not the process' own (memory, CPU)
         return {k: v for k, v in samples(text).items() if not k[0].startswith("process_")}
 

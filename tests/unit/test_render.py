@@ -16,10 +16,10 @@ import yaml
 from streams.catalog import ALERTS, KPIS, MEASURES, PIPELINE_ALERTS, TEAM_KPIS, WINDOWS, Alert
 from streams.dev.localkafka import KAFKA_VERSION
 from streams.render import alerts as alert_rules
-from streams.render import runbook_url
 from streams.render.__main__ import main, render_all, stale
 from streams.render.alertmanager import TEAMS_FILE, RoutingError, load_routing
 from streams.render.dashboards import BOARDS, DASHBOARDS_DIR, DATASOURCE_UID, panel_queries
+from streams.render.pages import runbook_url
 from streams.render.promql import LEVELS, goal_record, kpi_record, measure_sum_record
 from streams.render.rules import ALERTS_FILE, RECORDING_FILE, render_rules
 
@@ -96,7 +96,9 @@ def test_every_alert_has_its_labels_annotations_guard_and_runbook(alert: Alert) 
     assert rule["for"] == alert.for_
     assert rule["labels"]["severity"] == alert.severity
     notes = rule["annotations"]
-    assert set(notes) == {"summary", "description", "runbook_url"}
+    extra = set() if alert.scope == "pipeline" else {"counts"}  # the numbers behind it
+    extra |= {"team_value"} if alert.relative_to_team else set()
+    assert set(notes) == {"summary", "description", "runbook_url", "dashboard", *extra}
     if alert.scope == "pipeline" and "{threshold}" in alert.summary:
         assert alert_rules.threshold_words(alert) in notes["summary"]
     if alert.scope != "pipeline":  # the threshold is the goal that applies (docs/goals.md)
@@ -123,11 +125,12 @@ def test_for_can_be_shortened_for_test_runs_only() -> None:
 @pytest.mark.parametrize("alert", ALL_ALERTS, ids=lambda a: a.name)
 def test_promtool_cases_cover_every_alert(alert: Alert) -> None:
     names = {t["name"] for t in _yaml("prometheus/tests/alerts.test.yml")["tests"]}
-    cases = (["fires", "exactly at the threshold", "healthy"] if alert.scope == "pipeline" else
+    cases = (["fires"] if alert.scope == "pipeline" else
              ["fires", "exactly at the threshold", "no quota"] if alert.kpi == "quota_attainment"
              else ["fires", "below the minimum sample", "exactly at the threshold", "quiet team"])
     for case in cases:
         assert any(n.startswith(f"{alert.name}: {case}") for n in names), case
+    assert sum(n.startswith(f"{alert.name}: ") for n in names) >= 3  # and quiet cases
 
 
 def test_alertmanager_routes_each_team_to_its_manager_and_inhibits_kpi_alerts() -> None:
@@ -240,3 +243,19 @@ def test_compose_file_is_valid_and_every_mounted_path_exists() -> None:
 def test_compose_has_no_default_grafana_password() -> None:
     done = _compose(os.devnull)
     assert done.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in done.stderr
+
+
+def test_managers_are_paged_in_their_business_hours_ops_at_any_hour() -> None:
+    routing = load_routing(ROOT / TEAMS_FILE)
+    config = _yaml("prometheus/alertmanager.yml")
+    intervals = {i["name"]: i["time_intervals"][0] for i in config["time_intervals"]}
+    for route in config["route"]["routes"]:
+        if route["matchers"] == ['component="pipeline"']:
+            assert "active_time_intervals" not in route
+            continue
+        team = route["matchers"][0].split('"')[1]
+        [name] = route["active_time_intervals"]
+        assert intervals[name]["location"] == routing.hours[team]["timezone"]
+        assert intervals[name]["times"] == [{"start_time": "08:00", "end_time": "18:00"}]
+    assert routing.hours["team-01"]["timezone"] == "Europe/Helsinki"  # its own
+    assert routing.hours["team-00"]["timezone"] == "UTC"  # the file's default
