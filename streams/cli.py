@@ -1,8 +1,9 @@
-"""The `salespulse` command: replay, worker, produce, generate, demo."""
+"""The `salespulse` command: replay, kpis, worker, produce, generate, demo."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,6 @@ from streams.catalog import WINDOW_BY_NAME
 def _goals(text: str | None) -> Any:
     """The goals file named (or $SALESPULSE_GOALS), else inline weekly targets
     ('emea=50000,...', or $SALESPULSE_TEAM_TARGETS)."""
-    import os
-
     from streams.goals import Goals, load
     from streams.settings import parse_targets
 
@@ -27,7 +26,7 @@ def _goals(text: str | None) -> Any:
 def _replay(args: argparse.Namespace) -> int:
     from streams.engine import EngineConfig
     from streams.events import parse_timestamp
-    from streams.replay import ReplayError, replay, to_json
+    from streams.replay import ReplayError, dumps, replay, to_doc
     from streams.replay_text import to_table
 
     try:
@@ -47,10 +46,45 @@ def _replay(args: argparse.Namespace) -> int:
     except ReplayError as exc:
         print(f"salespulse replay: {exc}", file=sys.stderr)
         return 2
+    doc = to_doc(result.snapshot, result.engine.counts.as_dict())
     if args.format == "json":
-        sys.stdout.buffer.write(to_json(result))
+        sys.stdout.buffer.write(dumps(doc))
     else:
-        sys.stdout.write(to_table(result, args.window, goals))
+        sys.stdout.write(to_table(doc, args.window, goals, None if args.wide else 0))
+    return 0
+
+
+def _kpis(args: argparse.Namespace) -> int:
+    """The live KPIs of a running worker (its /kpis), as the replay table or JSON."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    from streams.replay_text import to_table
+
+    try:
+        goals = _goals(args.targets)
+    except ValueError as exc:
+        print(f"salespulse kpis: {exc}", file=sys.stderr)
+        return 2
+    query = {"window": args.window, **({"as_of": args.as_of} if args.as_of else {})}
+    url = f"{args.url.rstrip('/')}/kpis?{urllib.parse.urlencode(query)}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:  # the worker's own one-line reason
+        print(f"salespulse kpis: {url}: {exc.read().decode(errors='replace').strip()}",
+              file=sys.stderr)
+        return 2
+    except (urllib.error.URLError, OSError) as exc:
+        print(f"salespulse kpis: no worker answers at {args.url} ({getattr(exc, 'reason', exc)})"
+              "; start one (salespulse worker) or pass --url", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        sys.stdout.buffer.write(body)
+        return 0
+    sys.stdout.write(to_table(json.loads(body), args.window, goals, None if args.wide else 0))
     return 0
 
 
@@ -188,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     rp = commands.add_parser("replay", help="compute every KPI from a JSON Lines file")
-    rp.add_argument("file", help="events, one JSON object per line")
+    rp.add_argument("file", help="events, one JSON object per line ('-': standard input; "
+                                 "gzip is read as such)")
     rp.add_argument("--as-of", default=None,
                     help="instant T (RFC 3339); default: just after the latest event")
     rp.add_argument("--format", choices=("table", "json"), default="table")
@@ -198,8 +233,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="the goals file (docs/goals.md; default $SALESPULSE_GOALS), or "
                          "inline weekly revenue targets, e.g. 'emea=50000,north=20000' "
                          "(default: $SALESPULSE_TEAM_TARGETS)")
+    rp.add_argument("--wide", action="store_true",
+                    help="one block per team however wide (default: fit the terminal)")
     rp.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     rp.set_defaults(run=_replay)
+
+    kp = commands.add_parser("kpis", help="the live KPIs of a running worker, as a table")
+    kp.add_argument("--url", default=os.environ.get("SALESPULSE_URL", "http://127.0.0.1:6066"),
+                    help="the worker's web address (default $SALESPULSE_URL or "
+                         "http://127.0.0.1:6066)")
+    kp.add_argument("--window", choices=tuple(WINDOW_BY_NAME), default="7d")
+    kp.add_argument("--as-of", default=None, help="a later instant (RFC 3339); default: now")
+    kp.add_argument("--format", choices=("table", "json"), default="table")
+    kp.add_argument("--targets", metavar="FILE", default=None,
+                    help="the goals file, to mark missed goals (default $SALESPULSE_GOALS)")
+    kp.add_argument("--wide", action="store_true", help="do not fit the terminal width")
+    kp.set_defaults(run=_kpis)
 
     wk = commands.add_parser("worker", help="run the Faust worker (Kafka -> /metrics)")
     wk.add_argument("--web-host", help="address /metrics binds to (default $SALESPULSE_WEB_HOST "

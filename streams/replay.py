@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import io
 import os
 import sys
 import time
@@ -31,40 +33,67 @@ class ReplayResult:
     after_as_of: int
 
 
-def _check_text(head: bytes, path: Path) -> None:
-    """Refuse files that are not UTF-8 text at all; bad single lines are just rejected."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _check_text(head: bytes, name: str) -> None:
+    """Refuse input that is not UTF-8 text at all; bad single lines are just rejected."""
     if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in head[:4096]:
-        raise ReplayError(f"{path} is not UTF-8 JSON Lines (it looks like UTF-16 or binary); "
+        raise ReplayError(f"{name} is not UTF-8 JSON Lines (it looks like UTF-16 or binary); "
                           "convert it, e.g. iconv -f UTF-16 -t UTF-8")
-    if head.startswith(b"\x1f\x8b"):
-        raise ReplayError(f"{path} is gzip-compressed; gunzip it first")
 
 
-def _lines(stream: BinaryIO, path: Path, progress: bool) -> Iterator[bytes]:
-    size = os.fstat(stream.fileno()).st_size
+def _open(path: Path) -> tuple[BinaryIO, BinaryIO, str]:
+    """(the raw stream, the text stream: gunzipped when gzip, the name for messages);
+    `-` is standard input."""
+    if str(path) == "-":
+        raw, name = sys.stdin.buffer, "standard input"
+    else:
+        try:
+            raw, name = path.open("rb"), str(path)
+        except OSError as exc:
+            raise ReplayError(f"cannot read {path}: {exc.strerror}") from None
+    if raw.peek(2)[:2] != GZIP_MAGIC:  # type: ignore[union-attr, attr-defined]
+        return raw, raw, name
+    text = gzip.GzipFile(fileobj=raw, mode="rb")
+    try:
+        text.peek(1)
+    except (OSError, EOFError) as exc:
+        raise ReplayError(f"{name} looks gzip-compressed but cannot be read as gzip "
+                          f"({exc})") from None
+    return raw, text, f"{name} (gzip)"  # type: ignore[return-value]
+
+
+def _lines(raw: BinaryIO, stream: BinaryIO, name: str, progress: bool) -> Iterator[bytes]:
+    """The lines of `stream`; progress on stderr by the bytes read from `raw`."""
+    try:
+        size = os.fstat(raw.fileno()).st_size  # 0 for a pipe: no progress then
+    except (OSError, ValueError, io.UnsupportedOperation):
+        size = 0
     show = progress and size >= PROGRESS_MIN_BYTES
     started = last = time.monotonic()
-    for count, line in enumerate(stream, 1):
-        yield line
-        if show and count % 65536 == 0 and (now := time.monotonic()) - last >= PROGRESS_EVERY_S:
-            last = now
-            rate = count / (now - started)
-            print(f"replay: {count:,} lines, {100 * stream.tell() / size:.0f}% of {path.name}, "
-                  f"{rate:,.0f} lines/s", file=sys.stderr, flush=True)
+    count = 0
+    try:
+        for count, line in enumerate(stream, 1):
+            yield line
+            if show and count % 65536 == 0 and (now := time.monotonic()) - last >= PROGRESS_EVERY_S:
+                last = now
+                print(f"replay: {count:,} lines, {100 * raw.tell() / size:.0f}% of {name}, "
+                      f"{count / (now - started):,.0f} lines/s", file=sys.stderr, flush=True)
+    except (OSError, EOFError) as exc:  # a truncated or corrupt gzip stream
+        raise ReplayError(f"{name} is damaged after {count:,} lines ({exc})") from None
 
 
 def replay(path: Path, as_of: int | None, config: EngineConfig | None = None,
            progress: bool = True, now_us: int | None = None) -> ReplayResult:
-    """Run the engine over a file in order; T defaults to just after the latest event."""
+    """Run the engine over a file (`-`: standard input; gzip is read as such) in order;
+    T defaults to just after the latest event."""
     engine = Engine(config)
     clock = now_us if now_us is not None else time.time_ns() // 1000
-    try:
-        stream = path.open("rb")
-    except OSError as exc:
-        raise ReplayError(f"cannot read {path}: {exc.strerror}") from None
-    with stream, gc_paused():
-        _check_text(stream.peek(4096)[:4096], path)  # type: ignore[attr-defined]
-        after = _feed(engine, _lines(stream, path, progress), as_of, clock)
+    raw, stream, name = _open(path)
+    with raw, stream, gc_paused():
+        _check_text(stream.peek(4096)[:4096], name)  # type: ignore[attr-defined]
+        after = _feed(engine, _lines(raw, stream, name, progress), as_of, clock)
     if as_of is None:
         as_of = engine.newest_applied + 1 if engine.newest_applied is not None else clock
     return ReplayResult(take_snapshot(engine, as_of), engine, after)
@@ -96,16 +125,25 @@ def _row_json(row: Any, kpi_values: dict[str, Any], rep: bool) -> dict[str, Any]
     return {**head, "window": row.window, "measures": row.measures(), "kpis": kpi_values}
 
 
-def to_json(result: ReplayResult) -> bytes:
-    """The replay contract of architecture.md, one JSON object."""
-    snap = result.snapshot
-    team_extra = {team: snap.team_kpis(team) for team in {r.group_id for r in snap.teams}}
-    counts = result.engine.counts.as_dict()
-    doc = {
+def to_doc(snap: Snapshot, counts: dict[str, Any], window: str | None = None
+           ) -> dict[str, Any]:
+    """The replay contract of architecture.md (one window's rows, if `window`)."""
+    reps = [r for r in snap.reps if window in (None, r.window)]
+    teams = [r for r in snap.teams if window in (None, r.window)]
+    team_extra = {team: snap.team_kpis(team) for team in {r.group_id for r in teams}}
+    return {
         "as_of": format_timestamp(snap.as_of),
-        "reps": [_row_json(r, snap.rep_kpis(r), rep=True) for r in snap.reps],
+        "reps": [_row_json(r, snap.rep_kpis(r), rep=True) for r in reps],
         "teams": [_row_json(r, kpis(r.measures()) | team_extra[r.group_id], rep=False)
-                  for r in snap.teams],
+                  for r in teams],
         "events": counts,
     }
+
+
+def dumps(doc: dict[str, Any]) -> bytes:
     return orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def to_json(result: ReplayResult) -> bytes:
+    """The replay contract of architecture.md, one JSON object."""
+    return dumps(to_doc(result.snapshot, result.engine.counts.as_dict()))

@@ -20,6 +20,7 @@ from streams.render.promconfig import render_prometheus
 from streams.render.promtests import TESTS_DIR, render_promtool_tests
 from streams.render.rules import render_rules
 from streams.render.runbook import render_runbook
+from streams.render.schema import render_schema
 
 # Folders whose every file of that kind is generated: a leftover one is stale too.
 OWNED = ((DASHBOARDS_DIR, "*.json"), (TESTS_DIR, "*.yml"), ("prometheus/rules", "*.yml"))
@@ -29,7 +30,8 @@ def render_all(root: Path) -> dict[str, str]:
     """{repo-relative path: text} of every generated file, from the sources under root."""
     return {**render_rules(), **render_promtool_tests(), **render_prometheus(),
             **render_alertmanager(load_routing(root / TEAMS_FILE)), **render_grafana(),
-            **render_runbook(), **{path: render() for path, render in DOCS.items()}}
+            **render_runbook(), **render_schema(),
+            **{path: render() for path, render in DOCS.items()}}
 
 
 def stale(files: dict[str, str], out: Path) -> list[str]:

@@ -35,14 +35,15 @@ from streams.catalog import (
     Alert,
 )
 from streams.render import GENERATED, alerts, yamltext
-from streams.render.pages import runbook_url
+from streams.render.pages import currency_symbol, runbook_url
 from streams.render.promql import goal_record, kpi_record
 
-DATASOURCE_UID = "prometheus"
-DS = model.DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+DATASOURCE_UID = "prometheus"  # the provisioned data source, the variable's default
+DS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 DASHBOARDS_DIR = "grafana/dashboards"
-UNITS = {"ratio": "percentunit", "currency": "none", "days": "s", "count": "none",
-         "score": "none"}
+UNITS = {"ratio": "percentunit", "currency": f"prefix:{currency_symbol()}", "days": "s",
+         "count": "none", "score": "none"}
+TEAM = 'team_id=~"$team"'  # multi-select with All
 DECIMALS = {"currency": 2.0, "count": 1.0, "score": 0.0}
 Panel = Any  # a grafana-foundation-sdk panel builder
 P = PIPELINE
@@ -97,7 +98,7 @@ def _table(title: str, expr: str, span: int = 24) -> Panel:
             .with_target(_q(expr, instant=True)))
 
 
-def _label(kpi: str) -> str:
+def kpi_label(kpi: str) -> str:
     team_kpi = TEAM_KPI_BY_NAME.get(kpi)
     return team_kpi.label if team_kpi else kpi.replace("_", " ").capitalize()
 
@@ -108,20 +109,18 @@ def _absolute_alert(kpi: str) -> Alert | None:
 
 def _goal(alert: Alert, where: str) -> Any:
     """The goal of an alert's KPI (docs/goals.md), as a query drawn beside the KPI."""
-    level = alerts.level_of(alert)
-    record = goal_record(level, alert.kpi, "threshold")
-    expr = f'max by (team_id) ({record}{{{where}, window="{alert.window}"}})'
-    return _q(expr, "goal", "G")
+    record = goal_record(alerts.level_of(alert), alert.kpi, "threshold")
+    return _q(f'max by (team_id) ({record}{{{where}, window="{alert.window}"}})', "goal", "G")
 
 
 def _alert_panel(alert: Alert) -> Panel:
     """The KPI an alert reads, for the chosen team, against its goal."""
     unit = alerts.unit_of(alert)
     desc = f"{alerts.description(alert)} Runbook: {runbook_url(alert.name)}"
-    name = f"{_label(alert.kpi)}, last {alert.window}"
-    selected = f'{{team_id="$team", window="{alert.window}"}}'
+    name = f"{kpi_label(alert.kpi)}, last {alert.window}"
+    selected = f'{{{TEAM}, window="{alert.window}"}}'
     team = kpi_record("team_window", alert.kpi) + selected
-    goal = _goal(alert, 'team_id="$team"')
+    goal = _goal(alert, TEAM)
     if alert.scope == "team":
         return _graph(f"{name} (team)", [_q(team, "{{team_id}}"), goal], unit, None, desc)
     rep = kpi_record("rep_window", alert.kpi) + selected
@@ -133,12 +132,13 @@ def _alert_panel(alert: Alert) -> Panel:
         expr = f"{rep}\n/ on (team_id, window) group_left ()\n({team} > 0)"
         return _graph(f"{name}: rep / team average", [_q(expr, "{{rep_id}}"), goal], "ratio",
                       None, desc)
-    return _graph(f"{name}: by rep", [_q(rep, "{{rep_id}}"), _q(team, "team", "B"), goal],
+    return _graph(f"{name}: by rep", [_q(rep, "{{rep_id}}"), _q(team, "team {{team_id}}", "B"),
+                                      goal],
                   unit, None, desc)
 
 
 def _kpi_stats(window: str, selector: str) -> list[Panel]:
-    panels = [_stat(_label(k.name), f'{kpi_record("team_window", k.name)}{{{selector}, '
+    panels = [_stat(kpi_label(k.name), f'{kpi_record("team_window", k.name)}{{{selector}, '
                     f'window="{window}"}}', k.unit, _absolute_alert(k.name)) for k in KPIS]
     for team_kpi in TEAM_KPIS:
         panels.append(_stat(f"{team_kpi.label} ({team_kpi.window})",
@@ -152,9 +152,16 @@ def _kpi_stats(window: str, selector: str) -> list[Panel]:
     return panels
 
 
+def _datasource_var() -> Any:
+    """Which Prometheus the board reads: the provisioned one unless the viewer picks."""
+    default = model.VariableOption(selected=True, text="Prometheus", value=DATASOURCE_UID)
+    return dash.DatasourceVariable("datasource").label("Data source").type("prometheus") \
+        .current(default)
+
+
 def _team_var() -> Any:
     return (dash.QueryVariable("team").label("Team").datasource(DS)
-            .query("label_values(salespulse_touches, team_id)")
+            .query("label_values(salespulse_touches, team_id)").multi(True).include_all(True)
             .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(
                 model.VariableSort.ALPHABETICAL_ASC))
 
@@ -172,7 +179,7 @@ def _board(uid: str, title: str, variables: list[Any],
              .refresh("1m").time("now-24h", "now").timezone("browser").readonly()
              .link(dash.DashboardLink("Salespulse").type(model.DashboardLinkType.DASHBOARDS)
                    .tags(["salespulse"]).as_dropdown(True).include_vars(True).keep_time(True)))
-    for variable in variables:
+    for variable in [_datasource_var(), *variables]:
         board = board.with_variable(variable)
     for row, panels in sections:
         board = board.with_row(dash.Row(row))
@@ -185,30 +192,30 @@ def _board(uid: str, title: str, variables: list[Any],
 
 
 def team_overview() -> dict[str, Any]:
-    firing = 'ALERTS{alertstate="firing", team_id="$team"}'
+    firing = f'ALERTS{{alertstate="firing", {TEAM}}}'
     return _board("salespulse-team", "Salespulse: team overview", [_team_var(), _window_var()], [
         ("Firing alerts", [
             _stat("Firing alerts", f"count({firing}) or vector(0)", "count", None),
             _table("Firing alerts of team $team", firing, span=20)]),
         ("Alerted KPIs against their thresholds", [_alert_panel(a) for a in ALERTS]),
-        ("Every KPI of team $team, last $window", _kpi_stats("$window", 'team_id="$team"')),
+        ("Every KPI of team $team, last $window", _kpi_stats("$window", TEAM)),
     ])
 
 
 def rep_drilldown() -> dict[str, Any]:
     rep_var = (dash.QueryVariable("rep").label("Rep").datasource(DS)
-               .query('label_values(salespulse_touches{team_id="$team"}, rep_id)')
+               .query(f"label_values(salespulse_touches{{{TEAM}}}, rep_id)")
                .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
                .sort(model.VariableSort.ALPHABETICAL_ASC))
     graphs = []
     for kpi in KPIS:
         rep = f'{kpi_record("rep_window", kpi.name)}{{rep_id="$rep", window="$window"}}'
-        team = f'{kpi_record("team_window", kpi.name)}{{team_id="$team", window="$window"}}'
+        team = f'{kpi_record("team_window", kpi.name)}{{{TEAM}, window="$window"}}'
         queries = [_q(rep, "{{rep_id}}"), _q(team, "team {{team_id}}", "B")]
         alert = _absolute_alert(kpi.name)
         if alert is not None:  # beside its goal (the alert's window)
             queries.append(_goal(alert, 'rep_id="$rep"'))
-        graphs.append(_graph(_label(kpi.name), queries, kpi.unit, None, kpi.help, span=8))
+        graphs.append(_graph(kpi_label(kpi.name), queries, kpi.unit, None, kpi.help, span=8))
     quota = f'{kpi_record("rep_window", QUOTA_ATTAINMENT.name)}{{rep_id="$rep", window="$window"}}'
     graphs.append(_graph("Quota attainment", [_q(quota, "{{rep_id}}"),
                                               _q("vector(1)", "quota", "B")], "ratio", None,

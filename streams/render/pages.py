@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,10 +23,18 @@ Sums = Callable[[tuple[str, ...]], float]  # summed measures of the rep (or team
 
 
 @cache
+def _team_map() -> dict[str, Any]:
+    return (yaml.safe_load(TEAMS_PATH.read_text()) if TEAMS_PATH.exists() else None) or {}
+
+
 def links() -> dict[str, str]:
     """Where people reach the runbook and Grafana (`links` in alerting/teams.yml)."""
-    data = yaml.safe_load(TEAMS_PATH.read_text()) if TEAMS_PATH.exists() else {}
-    return {**DEFAULT_LINKS, **((data or {}).get("links") or {})}
+    return {**DEFAULT_LINKS, **(_team_map().get("links") or {})}
+
+
+def currency_symbol() -> str:
+    """How the boards show revenue (`currency_symbol` in alerting/teams.yml)."""
+    return str(_team_map().get("currency_symbol", "$"))
 
 
 def runbook_url(alert_name: str) -> str:

@@ -105,3 +105,26 @@ def render_runbook() -> dict[str, str]:
     ]
     body = [_section(a) for a in ALERTS + PIPELINE_ALERTS]
     return {OUTPUT: "\n".join(head) + "\n" + "\n".join(body)}
+
+
+def _slug(text: str) -> str:
+    """The anchor GitHub gives a heading: lower case, spaces to dashes, no punctuation."""
+    kept = "".join(c for c in text.lower() if c.isalnum() or c in " -_")
+    return kept.replace(" ", "-")
+
+
+def runbook_html() -> str:
+    """The runbook as one HTML page (the worker's /runbook), with GitHub's anchors, so a
+    page's runbook link opens at its alert."""
+    from markdown_it import MarkdownIt
+
+    md = MarkdownIt("commonmark")
+    tokens = md.parse(render_runbook()[OUTPUT])
+    for i, token in enumerate(tokens):
+        if token.type == "heading_open":
+            token.attrSet("id", _slug(tokens[i + 1].content))
+    body = md.renderer.render(tokens, md.options, {})
+    return ("<!doctype html><html><head><meta charset='utf-8'><title>Salespulse runbook"
+            "</title><style>body{font-family:sans-serif;max-width:60em;margin:2em auto}"
+            "pre{background:#f4f4f4;padding:1em;overflow-x:auto}</style></head><body>"
+            f"{body}</body></html>")

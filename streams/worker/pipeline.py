@@ -192,6 +192,7 @@ class Pipeline:
             self._check_cap(event.rep_id, new_reps)
         except Rejected as exc:
             self.metrics.rejected.labels(exc.reason, topic).inc()
+            self.engine.reject(exc.reason)  # the /kpis event counts
             limit = self.settings.dead_letter_max_bytes
             if len(raw) > limit:  # a dead-letter topic takes ~1 MB by default, like the source
                 return DeadLetter(key, raw[:limit], exc.reason, exc.message, topic, partition,

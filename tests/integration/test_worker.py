@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
@@ -14,11 +15,22 @@ import orjson
 import pytest
 from kafka import KafkaConsumer
 
+from streams.catalog import ALERTS, PIPELINE_ALERTS, WINDOWS
+from streams.cli import main
 from streams.dev.generator import Generator, spaced, stream
-from streams.dev.localkafka import LocalKafka
+from streams.dev.localkafka import LocalKafka, free_port
 from streams.dev.produce import publish
-from streams.events import Rejected, format_timestamp, parse_event
+from streams.events import (
+    REASONS,
+    RECORD_REASONS,
+    Rejected,
+    format_timestamp,
+    parse_event,
+    parse_timestamp,
+)
+from streams.render.pages import runbook_url
 from streams.replay import replay, to_json
+from streams.replay_text import cell
 from streams.settings import Settings
 from tests.support.metrics import assert_same, measure_samples, replay_samples, samples
 from tests.support.worker import WorkerProcess, topic_env
@@ -104,10 +116,17 @@ def test_counters_match_the_contract(world: dict) -> None:
     assert _counter_total(text, "salespulse_events_processed_total") == events["applied"]
     assert _counter_total(text, "salespulse_events_duplicate_total") == events["duplicates"]
     assert _counter_total(text, "salespulse_events_late_total") == events["late"] == 1
-    rejected = {dict(labels)["reason"]: v for (name, labels), v in samples(text).items()
-                if name == "salespulse_events_rejected_total"}
+    series = {(dict(labels)["reason"], dict(labels)["topic"]): v
+              for (name, labels), v in samples(text).items()
+              if name == "salespulse_events_rejected_total"}
+    # every reason on every topic exists from the start, so increase() sees a first one
+    assert set(series) == {(reason, topic) for reason in [*REASONS, *RECORD_REASONS]
+                           for topic in world["settings"].topics.values()}
+    rejected: Counter[str] = Counter()
+    for (reason, _), value in series.items():
+        rejected[reason] += int(value)
     assert rejected.pop("type_mismatch") == 1
-    assert rejected == events["rejected"]
+    assert +rejected == events["rejected"]
 
 
 def test_every_bad_message_is_in_the_dead_letter_topic(world: dict) -> None:
@@ -147,3 +166,76 @@ def test_metrics_come_gzipped_when_asked(world: dict) -> None:
     names = {name for name, _ in samples(text)}
     assert {"salespulse_touches", "salespulse_build_info", "process_resident_memory_bytes"} <= \
         names
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _base(world: dict) -> str:
+    return world["worker"].url.removesuffix("/metrics")
+
+
+def test_kpis_page_is_the_replay_json_at_the_same_instant(world: dict) -> None:
+    as_of = format_timestamp(time.time_ns() // 1000 + HOUR_US)
+    status, body = _get(f"{_base(world)}/kpis?as_of={as_of}")
+    assert status == 200
+    live = orjson.loads(body)
+    report = _replay_at(world["path"], parse_timestamp(as_of))
+    assert live["as_of"] == report["as_of"] == as_of
+    assert live["reps"] == report["reps"] and live["teams"] == report["teams"]
+    assert len(live["reps"]) == 12 * len(WINDOWS)
+    events, replayed = live["events"], report["events"]
+    assert [events[k] for k in ("applied", "duplicates", "late")] == \
+        [replayed[k] for k in ("applied", "duplicates", "late")]
+    # the worker also saw the reply published to the touch topic (type_mismatch)
+    assert events["rejected"] == dict(Counter(replayed["rejected"]) + Counter(type_mismatch=1))
+
+
+def test_kpis_page_keeps_one_window_and_names_bad_parameters(world: dict) -> None:
+    status, body = _get(f"{_base(world)}/kpis?window=30d")
+    doc = orjson.loads(body)
+    assert status == 200 and doc["reps"] and doc["teams"]
+    assert {r["window"] for r in doc["reps"] + doc["teams"]} == {"30d"}
+    status, body = _get(f"{_base(world)}/kpis?window=2w")
+    assert status == 400 and b"window must be one of 1h, 24h, 7d, 30d; got '2w'" in body
+    status, body = _get(f"{_base(world)}/kpis?as_of=yesterday")
+    assert status == 400 and b"as_of must be an RFC 3339 instant" in body
+
+
+def test_salespulse_kpis_prints_the_live_table(world: dict,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    as_of = format_timestamp(time.time_ns() // 1000 + HOUR_US)
+    assert main(["kpis", "--url", _base(world), "--as-of", as_of, "--window", "24h",
+                 "--wide"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"KPIs over the last 24h as of {as_of}\n")
+    report = _replay_at(world["path"], parse_timestamp(as_of))
+    teams = {r["team_id"] for r in report["teams"]}
+    assert all(f"team {team}" in out for team in teams)
+    team = next(r for r in report["teams"] if r["window"] == "24h")
+    lines = out.splitlines()
+    start = next(i for i, x in enumerate(lines) if f"team {team['team_id']}" in x)
+    reply = next(x for x in lines[start:] if x.startswith("reply rate "))
+    assert reply.split()[2] == cell("ratio", team["kpis"]["reply_rate"])  # the team's column
+    assert "Events: " in out and "1 type_mismatch" in out
+
+
+def test_salespulse_kpis_without_a_worker_is_one_clear_line(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["kpis", "--url", f"http://127.0.0.1:{free_port()}"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no worker answers at" in err and "--url" in err
+
+
+def test_runbook_page_has_an_anchor_for_every_alert(world: dict) -> None:
+    status, body = _get(f"{_base(world)}/runbook")
+    assert status == 200
+    page = body.decode()
+    for alert in ALERTS + PIPELINE_ALERTS:
+        assert f'id="{alert.name.lower()}"' in page, alert.name
+        assert runbook_url(alert.name).endswith(f"/runbook#{alert.name.lower()}")

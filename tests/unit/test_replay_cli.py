@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import io
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from streams.cli import main
+from streams.replay_text import LABEL_WIDTH
 from tests.unit import reference as ref
 
 EXAMPLE = Path(__file__).parent / "example"  # a copy of design/example
@@ -67,27 +69,83 @@ def test_json_output_of_the_worked_example(capsys: pytest.CaptureFixture[str]) -
     assert ref.differences(got, want) == []
 
 
+def _block(out: str, team: str) -> dict[str, list[str]]:
+    """A team's block of the table: KPI words -> the cells (team first, then each rep)."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:2] == ["team", team])
+    rows = {}
+    for line in lines[start + 1:]:
+        if not line.strip():
+            break
+        words, cells = line[:LABEL_WIDTH].strip(), line[LABEL_WIDTH:].split()
+        rows[words] = cells
+    return rows
+
+
 def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--targets", "north=10000")
     assert (code, err) == (0, "")
-    assert f"last 7d as of {AS_OF}" in out
-    lines = out.splitlines()
-    north = next(line for line in lines if line.startswith("north"))
-    south = next(line for line in lines if line.startswith("south"))
-    assert "  a-1" in out and "  b-2" in out
-    assert "40%" in north.split()  # reply_rate 2 of 5 prospects
-    assert "67%" in north.split()  # meetings booked per reply, 2 of 3
+    assert out.startswith(f"KPIs over the last 7d as of {AS_OF}\n")
+    north, south = _block(out, "north"), _block(out, "south")
+    assert "a-1" in out and "b-2" in out
+    assert north["reply rate"] == ["40%", "40%"]  # 2 of 5 prospects; team, then a-1
+    assert north["meeting acceptance rate"] == ["67%", "67%"]  # 2 meetings booked of 3 replies
+    assert north["sales cycle (days)"] == ["11.0", "11.0"]
+    assert north["revenue per sale"] == ["4,200", "4,200"]
     # magic: 10000 / (4200 * 100% * 100%) = 2.4 a week; 1 first appointment booked = 42%
-    assert "magic number 2.4, activity ratio 42%" in north
-    assert "magic number" not in south and "0%" in south.split()  # close ratio 0 of 1
-    assert "18 applied, 1 duplicates, 0 late, 1 rejected, 0 after as-of" in out
+    assert north["magic number (30d, team)"] == ["2.4"]
+    assert north["activity ratio (7d, team)"] == ["42%"]
+    assert south["magic number (30d, team)"] == ["-"] and south["close ratio"] == ["0%", "0%"]
+    assert "  -  no value: nothing in the KPI's denominator" in out
+    assert out.rstrip().endswith(
+        "Events: 18 applied, 1 duplicates, 0 late, 1 rejected (1 invalid_enum), 0 after as-of")
 
 
 def test_table_window_choice(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--window", "1h")
     assert code == 0 and "last 1h" in out
-    north = next(line for line in out.splitlines() if line.startswith("north"))
-    assert set(north.split()[1:]) == {"-"}  # nothing happened in the last hour
+    north = _block(out, "north")
+    assert {c for words, cells in north.items() for c in cells} == {"-"}  # a quiet hour
+
+
+def _many_reps(tmp_path: Path, reps: int) -> str:
+    lines = [orjson.dumps({"event_id": f"e{i}", "type": "touch", "occurred_at": AS_OF,
+                           "rep_id": f"rep-{i:04d}", "team_id": "t1", "prospect_id": "p",
+                           "channel": "email"}) for i in range(reps)]
+    return write(tmp_path, b"\n".join(lines) + b"\n")
+
+
+def test_table_fits_the_terminal_width_or_goes_wide(capsys: pytest.CaptureFixture[str],
+                                                    tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    path = _many_reps(tmp_path, 30)
+    monkeypatch.setenv("COLUMNS", "80")
+    _, out, _ = cli(capsys, path, "-q")
+    assert max(len(line) for line in out.splitlines() if "Legend" not in line) <= 80
+    headings = [line for line in out.splitlines() if line.split()[:2] == ["team", "t1"]]
+    assert len(headings) == 1  # the team's column once, its reps in several blocks
+    blocks = [line for line in out.splitlines() if line.startswith("touches per prospect")]
+    assert len(blocks) > 3 and all(f"rep-{i:04d}" in out for i in range(30))
+    _, wide, _ = cli(capsys, path, "-q", "--wide")
+    assert len([x for x in wide.splitlines() if x.startswith("touches per prospect")]) == 1
+    assert max(len(line) for line in wide.splitlines()) > 80 * 3
+
+
+def test_standard_input_and_gzip_are_read(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    _, want, _ = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--format", "json")
+    packed = write(tmp_path, gzip.compress(EVENTS.read_bytes()), "events.jsonl.gz")
+    assert cli(capsys, packed, "--as-of", AS_OF, "-q", "--format", "json")[1] == want
+    for data in (EVENTS.read_bytes(), gzip.compress(EVENTS.read_bytes())):
+        monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(data))))
+        assert cli(capsys, "-", "--as-of", AS_OF, "-q", "--format", "json")[1] == want
+
+
+def test_a_damaged_gzip_file_is_named_as_gzip(capsys: pytest.CaptureFixture[str],
+                                             tmp_path: Path) -> None:
+    packed = gzip.compress(EVENTS.read_bytes() * 50)
+    err = one_line_error(capsys, write(tmp_path, packed[: len(packed) // 2]), "-q")
+    assert "(gzip) is damaged after" in err
 
 
 def test_targets_from_the_environment(capsys: pytest.CaptureFixture[str],
@@ -122,11 +180,6 @@ def test_utf16_file(capsys: pytest.CaptureFixture[str], tmp_path: Path, encoding
     data = EVENTS.read_text(encoding="utf-8").encode(encoding)
     err = one_line_error(capsys, write(tmp_path, data), "--as-of", AS_OF, "-q")
     assert "UTF-16" in err
-
-
-def test_gzip_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    err = one_line_error(capsys, write(tmp_path, gzip.compress(EVENTS.read_bytes())), "-q")
-    assert "gzip" in err
 
 
 def test_bad_lines_are_counted_and_exit_0(capsys: pytest.CaptureFixture[str],
@@ -233,12 +286,12 @@ def test_the_goals_file_gives_quotas_targets_and_marks_each_missed_goal(
     assert north["magic_number"] == pytest.approx(10000 / 4200)
     assert north["reps_at_quota_ratio"] == 0.0  # a-1 at 70% over 30d
     code, out, _ = cli(capsys, str(EVENTS), "--as-of", AS_OF, "-q", "--targets", goals)
-    a1 = next(line for line in out.splitlines() if line.startswith("  a-1"))
+    north, south = _block(out, "north"), _block(out, "south")
     # a-1 held its one meeting (show rate 100%): its own goal of 100% is met, nothing marked
-    assert code == 0 and "!" not in a1 and "300%" in a1.split()
-    b2 = next(line for line in out.splitlines() if line.startswith("  b-2"))
-    assert "0%!" in b2.split()  # its one meeting missed: 0% against the default of 70%
-    assert "! = misses its goal" in out
+    assert code == 0 and north["show rate"] == ["100%", "100%"]
+    assert north["quota attainment"] == ["-", "300%"]
+    assert south["show rate"] == ["0%", "0%!"]  # b-2 missed its one: 0% against 70%
+    assert "  !  the rep misses its goal" in out
 
 
 def test_a_broken_goals_file_is_a_one_line_error(tmp_path: Path,
