@@ -28,6 +28,23 @@ def _run(port: int | None, data_dir: str | None) -> int:
         return 1
 
 
+def _create_topics(bootstrap: str | None, topics: list[str], partitions: int | None) -> int:
+    """The named topics, or every topic the worker reads and writes, from the same
+    environment as the worker (SALESPULSE_TOPIC_*, SALESPULSE_PARTITIONS)."""
+    from streams.settings import Settings, SettingsError
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = topics or sorted({*settings.event_topics, settings.dead_letter_topic})
+    created = create_topics(bootstrap or settings.bootstrap_servers, names,
+                            partitions or settings.partitions)
+    print(f"created: {' '.join(created) or '(none: all existed)'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streams.dev", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -35,10 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run a broker in the foreground until Ctrl-C/SIGTERM")
     run.add_argument("--port", type=int)
     run.add_argument("--data-dir", help="keep data here (default: a temp dir, removed on exit)")
-    mk = sub.add_parser("create-topics", help="create the topics that do not exist yet")
-    mk.add_argument("bootstrap")
-    mk.add_argument("topics", nargs="+")
-    mk.add_argument("--partitions", type=int, default=1)
+    mk = sub.add_parser("create-topics", help="create the topics that do not exist yet; with "
+                                              "none named, the worker's (its settings)")
+    mk.add_argument("bootstrap", nargs="?", help="default $KAFKA_BOOTSTRAP_SERVERS")
+    mk.add_argument("topics", nargs="*")
+    mk.add_argument("--partitions", type=int, help="default $SALESPULSE_PARTITIONS")
     args = parser.parse_args(argv)
     try:
         if args.cmd == "fetch":
@@ -46,8 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "run":
             return _run(args.port, args.data_dir)
         else:
-            created = create_topics(args.bootstrap, args.topics, args.partitions)
-            print(f"created: {' '.join(created) or '(none: all existed)'}")
+            return _create_topics(args.bootstrap, args.topics, args.partitions)
         return 0
     except LocalKafkaError as exc:
         print(f"error: {exc}", file=sys.stderr)

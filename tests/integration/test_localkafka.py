@@ -9,8 +9,11 @@ import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
+from streams.dev.__main__ import main as dev_main
 from streams.dev.localkafka import LocalKafka, create_topics
+from streams.settings import Settings
 from tests.support.poll import until
+from tests.support.worker import topic_env
 
 pytestmark = pytest.mark.integration
 
@@ -52,6 +55,26 @@ def test_create_topics_is_idempotent(kafka: LocalKafka) -> None:
     try:
         [desc] = admin.describe_topics([topic])
         assert len(desc["partitions"]) == 3
+    finally:
+        admin.close()
+
+
+def test_create_topics_makes_the_worker_topics_from_its_environment(
+        kafka: LocalKafka, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the compose topic job runs: no names, the same SALESPULSE_* as the worker."""
+    env = {**topic_env(f"job{uuid.uuid4().hex[:8]}"), "KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+           "SALESPULSE_PARTITIONS": "3"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert dev_main(["create-topics"]) == 0
+    settings = Settings.from_env()
+    wanted = sorted({*settings.event_topics, settings.dead_letter_topic})
+    assert len(wanted) == 7
+    admin = KafkaAdminClient(**kafka.client_config())
+    try:
+        described = admin.describe_topics(wanted)
+        assert {d["name"]: len(d["partitions"]) for d in described} == \
+            dict.fromkeys(wanted, 3)
     finally:
         admin.close()
 

@@ -28,6 +28,7 @@ from streams.render.dashboards import (
 from streams.render.pages import runbook_url
 from streams.render.promql import LEVELS, goal_record, kpi_record, measure_sum_record
 from streams.render.rules import ALERTS_FILE, RECORDING_FILE, render_rules
+from streams.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 ALL_ALERTS = ALERTS + PIPELINE_ALERTS
@@ -256,6 +257,65 @@ def test_compose_file_is_valid_and_every_mounted_path_exists() -> None:
 def test_compose_has_no_default_grafana_password() -> None:
     done = _compose(os.devnull)
     assert done.returncode != 0 and "GRAFANA_ADMIN_PASSWORD" in done.stderr
+
+
+def _services() -> dict[str, Any]:
+    done = _compose(".env.example", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)["services"]  # type: ignore[no-any-return]
+
+
+def test_grafana_refuses_the_placeholder_password() -> None:
+    """Grafana's entrypoint as compose runs it (`$$` is a `$` for the shell), with Grafana
+    itself (/run.sh) replaced by a success."""
+    entry = _services()["grafana"]["entrypoint"]
+    assert entry[:2] == ["/bin/sh", "-c"] and entry[2].endswith("exec /run.sh")
+    script = entry[2].replace("$$", "$").replace("exec /run.sh", "exit 0")
+    placeholder = dotenv_value(".env.example", "GRAFANA_ADMIN_PASSWORD")
+    for password, code in ((placeholder, 1), ("a-real-secret", 0)):
+        done = subprocess.run(["sh", "-c", script], env={"GF_SECURITY_ADMIN_PASSWORD": password},
+                              capture_output=True, text=True, timeout=10)
+        assert done.returncode == code, (password, done.stderr)
+    assert "placeholder" in subprocess.run(
+        ["sh", "-c", script], env={"GF_SECURITY_ADMIN_PASSWORD": placeholder},
+        capture_output=True, text=True, timeout=10).stderr
+
+
+def dotenv_value(path: str, name: str) -> str:
+    lines = (ROOT / path).read_text().splitlines()
+    return next(line.split("=", 1)[1] for line in lines if line.startswith(f"{name}="))
+
+
+def test_every_long_running_service_has_a_healthcheck_and_waits_for_health() -> None:
+    services = _services()
+    jobs = {name for name, s in services.items() if s.get("restart") == "no"}
+    assert jobs == {"topics"}
+    for name, service in services.items():
+        if name not in jobs:
+            assert service.get("healthcheck", {}).get("test"), name
+        for needed, how in service.get("depends_on", {}).items():
+            want = "service_completed_successfully" if needed in jobs else "service_healthy"
+            assert how["condition"] == want, (name, needed)
+
+
+def test_kafka_is_reachable_from_the_host_and_topics_follow_the_worker_settings() -> None:
+    services = _services()
+    kafka = services["kafka"]
+    env = kafka["environment"]
+    assert "EXTERNAL://127.0.0.1:9094" in env["KAFKA_ADVERTISED_LISTENERS"]
+    assert "EXTERNAL://:9094" in env["KAFKA_LISTENERS"]
+    assert "EXTERNAL:PLAINTEXT" in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    assert [(p["host_ip"], p["published"], p["target"]) for p in kafka["ports"]] == [
+        ("127.0.0.1", "9094", 9094)]
+    topics, worker = services["topics"], services["worker"]
+    assert topics["command"] == ["create-topics"]  # names from the shared environment
+    shared = {k: v for k, v in worker["environment"].items() if k.startswith("SALESPULSE_")}
+    assert {f"SALESPULSE_TOPIC_{k.upper()}" for k in Settings.from_env({}).topics} < set(shared)
+    assert {k: topics["environment"].get(k) for k in shared} == shared
+    external = {name: [a for a in s["command"] if a.startswith("--web.external-url=")]
+                for name, s in services.items() if name in ("prometheus", "alertmanager")}
+    assert external == {"prometheus": ["--web.external-url=http://127.0.0.1:9090"],
+                        "alertmanager": ["--web.external-url=http://127.0.0.1:9093"]}
 
 
 def test_managers_are_paged_in_their_business_hours_ops_at_any_hour() -> None:
