@@ -5,7 +5,7 @@ setup:
 	scripts/setup.sh
 
 demo:
-	scripts/setup.sh python kafka
+	scripts/setup.sh python kafka alerting
 	.venv/bin/salespulse demo
 
 lint:

@@ -90,7 +90,6 @@ def _kpis(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     import dataclasses
-    import logging
 
     from streams.settings import Settings, SettingsError
     from streams.worker.memory import limit_arenas
@@ -103,14 +102,21 @@ def _worker(args: argparse.Namespace) -> int:
         return 2
     settings = dataclasses.replace(settings, web_host=args.web_host or settings.web_host,
                                    web_port=args.web_port or settings.web_port)
-    refused = _login_refused(settings)
+    from streams.worker.startup import login_refused
+
+    refused = login_refused(settings)
     if refused:  # Faust would only say "unable to bootstrap" after a traceback
         print(f"salespulse worker: {refused}", file=sys.stderr)
         return 3
-    for noisy in ("aiokafka", "faust", "mode"):  # they build a debug record per message
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     from streams.goals import GoalsError
     from streams.worker.app import build_app
+    from streams.worker.startup import quiet_logs, say_to_stderr, wait_for_kafka
+
+    quiet_logs()
+    try:
+        wait_for_kafka(settings, say_to_stderr)
+    except KeyboardInterrupt:
+        return 0
 
     try:
         app = build_app(settings)
@@ -126,47 +132,12 @@ def _worker(args: argparse.Namespace) -> int:
     return 0
 
 
-def _login_refused(settings: Any) -> str | None:
-    """Log in once (TLS, SASL) so bad credentials are one clear line, in bounded time;
-    an unreachable broker is left to the worker, which reports and retries it."""
-    import asyncio
-    import ssl
-
-    from aiokafka.conn import create_conn
-    from aiokafka.errors import AuthenticationFailedError, SaslAuthenticationFailed
-
-    sec = settings.security
-    if sec.protocol == "PLAINTEXT":
-        return None
-    host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
-
-    async def login() -> None:
-        conn = await create_conn(
-            host, int(port), request_timeout_ms=15_000, ssl_context=sec.ssl_context(),
-            security_protocol=sec.protocol, sasl_mechanism=sec.sasl_mechanism,
-            sasl_plain_username=sec.username, sasl_plain_password=sec.password)
-        conn.close()
-
-    try:
-        asyncio.run(asyncio.wait_for(login(), 20))
-    except (SaslAuthenticationFailed, AuthenticationFailedError) as exc:
-        return (f"Kafka at {host}:{port} refused the {sec.sasl_mechanism} login of user "
-                f"{sec.username!r} ({type(exc).__name__}): check KAFKA_SASL_USERNAME and "
-                "KAFKA_SASL_PASSWORD")
-    except ssl.SSLError as exc:
-        return (f"TLS with Kafka at {host}:{port} failed ({exc.reason or exc}): check "
-                "KAFKA_SSL_CAFILE, KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE")
-    except (OSError, TimeoutError, ValueError):
-        return None
-    return None
-
-
 def _generate(args: argparse.Namespace) -> int:
     import time
 
     from streams.dev.generator import Generator, spaced, stream, wall_clock
 
-    gen = Generator(reps=args.reps, teams=args.teams, seed=args.seed)
+    gen = Generator(reps=args.reps, teams=args.teams, seed=args.seed, skill=args.skill)
     if args.output:
         count = args.count if args.count is not None else 10_000
         step_us = int(1e6 / args.rate) if args.rate else 1_000_000
@@ -214,7 +185,15 @@ def _produce(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from streams.dev.demo import run
 
-    return run(args.rate)
+    return run(args.rate, args.web_port)
+
+
+def _skill(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"LOW,HIGH such as 0.5,1.5; got {text!r}") from None
+    return low, high
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -277,11 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     gn.add_argument("--bad-ratio", type=float, default=0.01, help="share of invalid messages")
     gn.add_argument("--dup-ratio", type=float, default=0.01, help="share of re-sent events")
     gn.add_argument("--seed", type=int, default=7)
+    gn.add_argument("--skill", type=_skill, default=(0.5, 1.5), metavar="LOW,HIGH",
+                    help="range of the reps' skill (default 0.5,1.5; 1.0 is on the goals)")
     gn.add_argument("--progress", type=int, default=1000, help="report every N events")
     gn.set_defaults(run=_generate)
 
-    dm = commands.add_parser("demo", help="broker + worker + demo producer until Ctrl-C")
+    dm = commands.add_parser("demo", help="Kafka, worker, Prometheus, Alertmanager, a console "
+                                          "pager and demo traffic, until Ctrl-C")
     dm.add_argument("--rate", type=float, default=20.0, help="demo events per second")
+    dm.add_argument("--web-port", type=int, help="port of the worker's pages (default "
+                                                 "$SALESPULSE_WEB_PORT or 6066)")
     dm.set_defaults(run=_demo)
 
     return parser

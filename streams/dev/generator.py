@@ -49,9 +49,12 @@ class _Rep:
 class Generator:
     """Draws events for `reps` reps in `teams` teams; deterministic for a seed."""
 
-    def __init__(self, reps: int = 20, teams: int = 4, seed: int = 7) -> None:
+    def __init__(self, reps: int = 20, teams: int = 4, seed: int = 7,
+                 skill: tuple[float, float] = (0.5, 1.5)) -> None:
+        """`skill`: the range reps are drawn from (1.0 books a next step after 65% of first
+        appointments, the default goal; the demo's reps are above it)."""
         self.rng = random.Random(seed)
-        self.reps = [_Rep(f"r-{i:04d}", f"team-{i % teams:02d}", self.rng.uniform(0.5, 1.5))
+        self.reps = [_Rep(f"r-{i:04d}", f"team-{i % teams:02d}", self.rng.uniform(*skill))
                      for i in range(reps)]
         self.serial = 0
 

@@ -20,6 +20,7 @@ from streams.worker.internals.conductor import SourceConductor
 from streams.worker.internals.consumer import DurableConsumer
 from streams.worker.internals.producer import StoppableProducer
 from streams.worker.internals.table import KpiTable
+from streams.worker.startup import QuietWorker
 
 # Kafka compacts only closed segments (default: 1 GiB or 7 days), and every start reads
 # the whole changelog: roll hourly so it stays near the live state. Records stay
@@ -72,6 +73,7 @@ def build_app(settings: Settings) -> App:
         consumer_auto_offset_reset="earliest",
         recovery_consistency_check=False,  # it rejects KpiTable's offset past any end
         Table=KpiTable,
+        Worker=QuietWorker,
     )
     app.transport.Consumer = DurableConsumer  # type: ignore[misc]
     app.transport.Producer = StoppableProducer  # type: ignore[misc]

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import urllib.request
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.errors import KafkaError
 
 from streams.dev.__main__ import main as dev_main
-from streams.dev.localkafka import LocalKafka, create_topics
+from streams.dev.localkafka import LocalKafka, create_topics, free_port
 from streams.settings import Settings
 from tests.support.poll import until
 from tests.support.worker import topic_env
@@ -123,3 +128,36 @@ def test_scram_right_credentials_work_wrong_ones_fail() -> None:
         plain = {"bootstrap_servers": broker.bootstrap}
         with pytest.raises(KafkaError):
             KafkaAdminClient(bootstrap_timeout_ms=10_000, **plain).list_topics()
+
+
+def test_a_worker_started_before_kafka_waits_quietly_then_runs(tmp_path: Path) -> None:
+    """The newcomer's order of things: the worker first, the broker a few seconds later.
+    One waiting line; no traceback, no ERROR, no terminal escape codes."""
+    port, web = free_port(), free_port()
+    env = {**os.environ, "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{port}",
+           "SALESPULSE_WEB_PORT": str(web), "SALESPULSE_DATA_DIR": str(tmp_path / "data"),
+           "SALESPULSE_APP_ID": f"early{uuid.uuid4().hex[:6]}"}
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker", "-l", "warn"],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        until(lambda: "waiting for Kafka" in log.read_text(), 30, "the waiting line")
+        with LocalKafka(port=port):
+            until(lambda: _answers(f"http://127.0.0.1:{web}/metrics"), 90, "/metrics",
+                  lambda: log.read_text()[-3000:])
+            assert worker.poll() is None
+            text = log.read_text()  # before the broker stops under the worker
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    assert text.count("waiting for Kafka at 127.0.0.1") == 1
+    assert "Traceback" not in text and "[ERROR]" not in text and "\x1b[" not in text, text
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2):
+            return True
+    except OSError:
+        return False
