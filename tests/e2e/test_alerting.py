@@ -4,6 +4,7 @@ and every Grafana panel's query returns data."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import math
 import re
@@ -297,3 +298,39 @@ def test_a_broken_pipeline_holds_back_kpi_alerts(world: SimpleNamespace,
     delivered = _wait(f"SalesShowRateLow at {receiver_c} once the pipeline is back",
                       lambda: webhook.alerts(receiver_c), 30, world.daemons)
     assert delivered[0]["labels"]["team_id"] == team_c
+
+
+def test_managers_are_paged_only_in_their_business_hours(tmp_path: Path) -> None:
+    """The generated time intervals in a real Alertmanager: one team's hours are now (every
+    day, all day), the other's on a weekday three days away; ops hear pipeline alerts at
+    any hour."""
+    routing = load_routing(ROOT / TEAMS_FILE)
+    (open_team, open_rcv), (closed_team, closed_rcv) = list(routing.teams.items())[:2]
+    away = time.strftime("%A", time.gmtime(time.time() + 3 * 86400)).lower()
+    hours = {open_team: {"timezone": "UTC", "weekdays": "sunday:saturday",
+                        "times": "00:00-24:00"},
+             closed_team: {"timezone": "UTC", "weekdays": away, "times": "00:00-24:00"}}
+    with st.Webhook() as hook:
+        paging = with_webhooks(dataclasses.replace(routing, hours=hours),
+                               lambda name: f"{hook.url}/{name}", AM_TIMING)
+        config = tmp_path / "alertmanager.yml"
+        config.write_text(render_alertmanager(paging)[AM_OUTPUT])
+        am = st.alertmanager(config, tmp_path).start()
+        try:
+            kpi = {"alertname": "SalesShowRateLow", "component": "kpi", "severity": "warning",
+                   "window": "7d"}
+            _post_alerts(am, [
+                {"labels": {**kpi, "team_id": open_team, "rep_id": "r-open"}},
+                {"labels": {**kpi, "team_id": closed_team, "rep_id": "r-closed"}},
+                {"labels": {"alertname": "SalespulseDeadLetters", "component": "pipeline",
+                            "severity": "warning", "reason": "invalid_json", "topic": "t"}}])
+            _wait("the open team's page", lambda: hook.alerts(open_rcv), 30, [am])
+            _wait("the ops page", lambda: hook.alerts(routing.ops_receiver), 30, [am])
+            # Alertmanager holds the closed team's alert (it would be sent once the hours
+            # begin), but the group that reached the open team in the same second did not
+            # reach its manager.
+            assert [a["labels"]["rep_id"] for a in _am_alerts(am, team_id=closed_team)] == [
+                "r-closed"]
+            assert hook.alerts(closed_rcv) == []
+        finally:
+            am.stop()
