@@ -1,4 +1,5 @@
-"""Peer child: a Quix Streams app doing nothing, or counting per rep in hopping windows."""
+"""Peer child: a Quix Streams app doing nothing, or counting per rep in hopping or tumbling
+windows."""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ def main() -> None:
     if args.mode == "hopping":
         window = sdf.hopping_window(duration_ms=timedelta(days=1), step_ms=timedelta(hours=1))
         sdf = window.count().final()
+    elif args.mode == "tumbling":
+        sdf = sdf.tumbling_window(duration_ms=timedelta(hours=1)).count().final()
     drain.extra = errors
     drain.watch()
     app.run()

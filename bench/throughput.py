@@ -72,5 +72,7 @@ def measure(run: Run, prefix: str, messages: int, partitions: int,
                                          messages, "--mode", "noop"),
         "quix_hopping": lambda: drain_child(run, "quix_hopping", "bench.quix_peer", merged,
                                             messages, "--mode", "hopping"),
+        "quix_tumbling": lambda: drain_child(run, "quix_tumbling", "bench.quix_peer", merged,
+                                             messages, "--mode", "tumbling"),
     }
     return {name: best(fn, repeat) for name, fn in subjects.items()}
