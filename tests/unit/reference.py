@@ -252,6 +252,11 @@ def attainment(revenue: float, quota: float | None, length: int) -> float | None
     return None if not quota else revenue / (quota * (length / DAY) / 7)
 
 
+# Durations a team sums in whole microseconds, as the engine does: the float seconds of
+# reps whose cycles nearly cancel (a deal won before its opening counts negative) lose digits.
+IN_MICROSECONDS = ("won_cycle_seconds", "quote_turnaround_seconds")
+
+
 def snapshot(applied: Sequence[Event], as_of: int, targets: dict[str, float] | None = None,
              deal_retention: int = DEAL_RETENTION, quotas: dict[str, float] | None = None
              ) -> dict[str, Any]:
@@ -273,8 +278,11 @@ def snapshot(applied: Sequence[Event], as_of: int, targets: dict[str, float] | N
                 at_quota.setdefault(teams[rep], []).append(quota >= 1)
             total = per_team.setdefault(teams[rep], {}).setdefault(name, dict.fromkeys(m, 0))
             for k, v in m.items():
-                total[k] += v
+                total[k] += round(v * US) if k in IN_MICROSECONDS else v
     for team in sorted(per_team):
+        for total in per_team[team].values():
+            for k in IN_MICROSECONDS:
+                total[k] = total[k] / US if total[k] else 0
         rows = {name: {"measures": per_team[team][name],
                        "kpis": kpi_values(per_team[team][name])} for name, _, _ in WINDOWS}
         extra = team_extra((targets or {}).get(team), rows)
