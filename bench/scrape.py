@@ -22,8 +22,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--reps", type=int, required=True)
     parser.add_argument("--times", type=int, default=7)
+    parser.add_argument("--windows", default="", help="SALESPULSE_EXPORT_WINDOWS (default all)")
     args = parser.parse_args()
-    settings = Settings()
+    # one partition: every rep is at home (with 4, the pipeline would re-key the 3/4 of reps
+    # whose home is another partition, and only a quarter would be exported)
+    settings = Settings.from_env({"SALESPULSE_PARTITIONS": "1",
+                                  "SALESPULSE_EXPORT_WINDOWS": args.windows})
     pipeline = Pipeline(settings)
     count = args.reps * EVENTS_PER_REP
     offsets: Counter[str] = Counter()  # the pipeline applies each topic's offsets in order
@@ -31,12 +35,16 @@ def main() -> None:
         topic = topic_for(settings, value)
         pipeline.handle(topic, 0, offsets[topic], rep_id.encode(), value)
         offsets[topic] += 1
+    if len(pipeline.engine.reps) != args.reps:
+        raise SystemExit(f"scrape: {len(pipeline.engine.reps):,} reps hold events, not "
+                         f"{args.reps:,}: the figure would be for fewer reps")
     seconds, size = [], 0
     for _ in range(args.times):  # the first read builds each rep's window totals
         t0 = time.perf_counter()
         size = len(pipeline.scrape())
         seconds.append(time.perf_counter() - t0)
-    doc = {"reps": len(pipeline.engine.reps), "events": count, "first_seconds": seconds[0],
+    doc = {"reps": len(pipeline.engine.reps), "events": count,
+           "windows": args.windows or "all", "first_seconds": seconds[0],
            "median_seconds": statistics.median(seconds[1:]), "min_seconds": min(seconds[1:]),
            "bytes": size}
     os.write(1, MARK + json.dumps(doc).encode() + b"\n")

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from streams.catalog import WINDOWS, Window
+from streams.catalog.export import export_windows
 from streams.engine import EngineConfig
 
 TOPIC_DEFAULTS = {"touch": "sales.touches", "reply": "sales.replies", "meeting": "sales.meetings",
@@ -88,6 +90,7 @@ class Settings:
     session_timeout_s: float = 10.0  # a worker gone this long loses its partitions
     backlog_commit_interval_s: float = 15.0  # while a backlog drains (see app.py)
     goals_file: str = ""  # the goals file (docs/goals.md); re-read when it changes
+    export_windows: tuple[Window, ...] = WINDOWS  # the windows /metrics carries
     max_reps: int = 50_000
     dead_letter_max_bytes: int = 1_000_000  # larger rejected messages are cut (headers say)
     data_dir: str = field(default_factory=lambda: os.path.join(
@@ -152,6 +155,12 @@ class Settings:
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
 
+        def windows(name: str) -> tuple[Window, ...]:
+            try:
+                return export_windows(get(name, ""))
+            except ValueError as exc:
+                raise ValueError(f"{name}={env.get(name)} {exc}") from None
+
         protocol = get("KAFKA_SECURITY_PROTOCOL", "PLAINTEXT").upper()
         if protocol not in ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"):
             raise ValueError(f"KAFKA_SECURITY_PROTOCOL must be PLAINTEXT, SSL, SASL_PLAINTEXT "
@@ -190,6 +199,7 @@ class Settings:
             session_timeout_s=number("SALESPULSE_SESSION_TIMEOUT", "10", float),
             backlog_commit_interval_s=number("SALESPULSE_BACKLOG_COMMIT_INTERVAL", "15", float),
             goals_file=get("SALESPULSE_GOALS", ""),
+            export_windows=windows("SALESPULSE_EXPORT_WINDOWS"),
             max_reps=int(number("SALESPULSE_MAX_REPS", "50000")),
             dead_letter_max_bytes=int(number("SALESPULSE_DEADLETTER_MAX_BYTES", "1000000")),
             data_dir=get("SALESPULSE_DATA_DIR", os.path.join(tempfile.gettempdir(),

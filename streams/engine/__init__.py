@@ -12,7 +12,8 @@ from streams.engine.core import (
     tune_gc,
 )
 from streams.engine.rep import RepState
-from streams.engine.snapshot import Row, Snapshot, kpis, take_snapshot
+from streams.engine.snapshot import Row, Snapshot, kpis, rep_totals, take_snapshot
 
 __all__ = ["AFTER_AS_OF", "APPLIED", "DUPLICATE", "LATE", "Counts", "Engine", "EngineConfig",
-           "RepState", "Row", "Snapshot", "kpis", "take_snapshot", "tune_gc", "gc_paused"]
+           "RepState", "Row", "Snapshot", "kpis", "rep_totals", "take_snapshot", "tune_gc",
+           "gc_paused"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from operator import add
 from typing import Any
@@ -13,6 +14,7 @@ from streams.catalog import (
     REPS_AT_QUOTA,
     WINDOW_BY_NAME,
     WINDOWS,
+    Window,
     team_kpi_values,
 )
 from streams.engine.core import Engine
@@ -71,19 +73,26 @@ class Snapshot:
         return values
 
 
+def rep_totals(engine: Engine, as_of: int, windows: tuple[Window, ...] = WINDOWS
+               ) -> Iterator[tuple[str, str, str, list[Any]]]:
+    """(rep_id, team_id, window, raw measure vector) of every active rep and window as of
+    T. The vector is the rep's running total: read it before the engine takes more events."""
+    for rep in engine.active_reps(as_of):
+        for window in windows:
+            yield rep.rep_id, rep.team_id, window.name, rep.totals(window, as_of)
+
+
 def take_snapshot(engine: Engine, as_of: int, targets: dict[str, float] | None = None,
                   quotas: dict[str, float] | None = None) -> Snapshot:
     """Every row as of T; weekly targets and quotas from the engine's config unless given
     (the worker's goals file may change while it runs)."""
     rep_rows: list[Row] = []
     team_sums: dict[tuple[str, str], list[Any]] = {}
-    for rep in engine.active_reps(as_of):
-        for window in WINDOWS:
-            vector = rep.totals(window, as_of)
-            rep_rows.append(Row(rep.rep_id, rep.team_id, window.name, tuple(vector)))
-            key = (rep.team_id, window.name)
-            total = team_sums.get(key)
-            team_sums[key] = list(vector) if total is None else list(map(add, total, vector))
+    for rep_id, team_id, window, vector in rep_totals(engine, as_of):
+        rep_rows.append(Row(rep_id, team_id, window, tuple(vector)))
+        key = (team_id, window)
+        total = team_sums.get(key)
+        team_sums[key] = list(vector) if total is None else list(map(add, total, vector))
     order = {w.name: i for i, w in enumerate(WINDOWS)}
     team_rows = [Row(team, team, window, tuple(vector)) for (team, window), vector
                  in sorted(team_sums.items(), key=lambda kv: (kv[0][0], order[kv[0][1]]))]

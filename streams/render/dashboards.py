@@ -31,7 +31,6 @@ from streams.catalog import (
     SIGNALS,
     TEAM_KPI_BY_NAME,
     TEAM_KPIS,
-    WINDOWS,
     Alert,
 )
 from streams.render import GENERATED, alerts, yamltext
@@ -167,10 +166,11 @@ def _team_var() -> Any:
 
 
 def _window_var() -> Any:
-    names = [w.name for w in WINDOWS]
-    default = "7d" if "7d" in names else names[0]
-    return (dash.CustomVariable("window").label("Window").values(",".join(names))
-            .current(model.VariableOption(selected=True, text=default, value=default)))
+    """The windows the workers export (SALESPULSE_EXPORT_WINDOWS), 7d first."""
+    return (dash.QueryVariable("window").label("Window").datasource(DS)
+            .query("label_values(salespulse_touches, window)").sort(model.VariableSort.NATURAL_ASC)
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .current(model.VariableOption(selected=True, text="7d", value="7d")))
 
 
 def _board(uid: str, title: str, variables: list[Any],

@@ -4,7 +4,9 @@ scrape time, plus the operational metrics of the pipeline (declared in the catal
 from __future__ import annotations
 
 import platform
+from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
+from operator import add
 from typing import Any
 
 from prometheus_client import (
@@ -18,7 +20,6 @@ from prometheus_client import (
 )
 
 from streams.catalog import MEASURES, PIPELINE_METRICS, PipelineMetric
-from streams.engine import Snapshot
 from streams.goals import Goals
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -30,34 +31,42 @@ def escape_label(value: str) -> str:
     return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
 
 
-def _number(value: float) -> str:
-    if isinstance(value, int):
-        return str(value)
-    return repr(float(value))
+def render_measures(as_of: int, rows: Iterable[tuple[str, str, str, Sequence[Any]]]) -> str:
+    """One gauge family per measure, one sample per (rep_id, team_id, window, vector) row.
 
-
-def render_measures(snapshot: Snapshot) -> str:
-    """One gauge family per measure, one sample per rep and window, as of the snapshot.
-
-    Written directly rather than through client objects: at 1,000 reps this is
-    ~112k samples, which the generic path renders several times slower.
+    Written directly rather than through client objects, a column at a time with C-level
+    joins: 10,000 reps are ~1.3M samples, which a per-sample Python expression renders
+    about four times slower.
     """
-    labels = {}
-    rows = []
-    for row in snapshot.reps:
-        key = (row.group_id, row.team_id)
-        if key not in labels:
-            labels[key] = (f'rep_id="{escape_label(row.group_id)}",'
-                           f'team_id="{escape_label(row.team_id)}",window="')
-        rows.append((labels[key] + row.window + '"}', list(row.measures().values())))
+    labels, vectors = [], []
+    prefix: dict[tuple[str, str], str] = {}
+    for rep_id, team_id, window, vector in rows:
+        start = prefix.get((rep_id, team_id))
+        if start is None:
+            start = prefix[rep_id, team_id] = (f'rep_id="{escape_label(rep_id)}",'
+                                               f'team_id="{escape_label(team_id)}",window="')
+        labels.append(f'{start}{window}"}} ')
+        vectors.append(vector)
+    columns = zip(*vectors, strict=True) if vectors else [()] * len(MEASURES)
     out = [f"# HELP salespulse_snapshot_timestamp_seconds Instant T the KPI gauges are read as "
            f"of.\n# TYPE salespulse_snapshot_timestamp_seconds gauge\n"
-           f"salespulse_snapshot_timestamp_seconds {snapshot.as_of / 1e6:.6f}\n"]
-    for i, measure in enumerate(MEASURES):
-        name = measure.metric
+           f"salespulse_snapshot_timestamp_seconds {as_of / 1e6:.6f}\n"]
+    for measure, column in zip(MEASURES, columns, strict=True):
+        name, scale = measure.metric, measure.scale
         out.append(f"# HELP {name} {measure.help}\n# TYPE {name} gauge\n")
-        out.extend(f"{name}{{{label} {_number(values[i])}\n" for label, values in rows)
+        if column:
+            values = column if scale == 1 else [v / scale if v else 0 for v in column]
+            out.append(f"{name}{{" + f"\n{name}{{".join(map(add, labels, _texts(values)))
+                       + "\n")
     return "".join(out)
+
+
+_SMALL = tuple(map(str, range(1024)))  # most counts are small: their text is made once
+
+
+def _texts(values: Sequence[Any]) -> list[str]:
+    """The text format's numbers: str() of an int, or of a float (its repr)."""
+    return [_SMALL[v] if v.__class__ is int and 0 <= v < 1024 else str(v) for v in values]
 
 
 class PipelineMetrics:
@@ -121,5 +130,6 @@ def _make(metric: PipelineMetric, registry: CollectorRegistry) -> Any:
     return kind(metric.metric, metric.help, list(metric.labels), registry=registry, **extra)
 
 
-def render(snapshot: Snapshot, metrics: PipelineMetrics) -> bytes:
-    return render_measures(snapshot).encode() + metrics.render()
+def render(as_of: int, rows: Iterable[tuple[str, str, str, Sequence[Any]]],
+           metrics: PipelineMetrics) -> bytes:
+    return render_measures(as_of, rows).encode() + metrics.render()

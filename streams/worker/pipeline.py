@@ -20,6 +20,7 @@ from streams.engine import (
     Engine,
     RepState,
     Snapshot,
+    rep_totals,
     take_snapshot,
     tune_gc,
 )
@@ -234,7 +235,9 @@ class Pipeline:
             lag = self.offsets.lag((topic, partition), end)
             self.metrics.lag.labels(topic, str(partition)).set(lag)
         self.metrics.reps.set(len(self.engine.reps))
-        return render(self.snapshot(as_of_us), self.metrics)
+        as_of = as_of_us if as_of_us is not None else int(self.clock() * 1e6)
+        return render(as_of, rep_totals(self.engine, as_of, self.settings.export_windows),
+                      self.metrics)
 
     def adopt(self, partition: int, reps: dict[str, RepState], marker: dict[str, Any]
               ) -> None:

@@ -236,7 +236,7 @@ def test_template_variables_list_the_team_and_rep(world: SimpleNamespace) -> Non
                    + urllib.parse.urlencode({"match[]": selector}))
             with urllib.request.urlopen(url, timeout=10) as response:
                 values = json.load(response)["data"]
-            expected = world.rep_a if match[2] == "rep_id" else world.team_a
+            expected = {"rep_id": world.rep_a, "window": "7d"}.get(match[2], world.team_a)
             assert expected in values, (name, variable["name"], values)
 
 

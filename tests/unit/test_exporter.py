@@ -8,8 +8,8 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.catalog import MEASURES, WINDOWS
-from streams.settings import Settings
+from streams.catalog import ALERTS, MEASURES, WINDOWS
+from streams.settings import Settings, SettingsError
 from streams.worker.pipeline import Pipeline
 from tests.support.metrics import measure_samples, samples
 
@@ -49,6 +49,27 @@ def test_every_measure_and_window_is_exported_per_rep() -> None:
     scraped = measure_samples(pipeline.scrape().decode())
     assert len(scraped) == 3 * len(WINDOWS) * len(MEASURES)
     assert sum(v for (m, _, _, w), v in scraped.items() if m == "touches" and w == "1h") == 3
+
+
+def test_a_deployment_exports_only_its_windows() -> None:
+    full, lean = _pipeline(), _pipeline(SALESPULSE_EXPORT_WINDOWS="30d, 7d")
+    for pipeline in (full, lean):
+        for n, rep in enumerate(("a", "b")):
+            pipeline.handle("sales.touches", 0, n, None, _touch(rep, "t", n))
+    everything = measure_samples(full.scrape().decode())
+    kept = measure_samples(lean.scrape().decode())
+    assert kept == {key: v for key, v in everything.items() if key[3] in ("7d", "30d")}
+    assert len(kept) == 2 * 2 * len(MEASURES)
+
+
+def test_a_window_the_alert_rules_read_cannot_be_dropped() -> None:
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"SALESPULSE_EXPORT_WINDOWS": "1h,24h,30d"})
+    assert str(refused.value).startswith("SALESPULSE_EXPORT_WINDOWS=1h,24h,30d leaves out 7d")
+    weekly = [a.name for a in ALERTS if a.window == "7d"]
+    assert weekly and all(name in str(refused.value) for name in weekly)
+    with pytest.raises(SettingsError, match="unknown window 2d; the windows are 1h, 24h, 7d"):
+        Settings.from_env({"SALESPULSE_EXPORT_WINDOWS": "7d,30d,2d"})
 
 
 def test_windows_roll_with_the_clock() -> None:

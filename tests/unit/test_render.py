@@ -181,8 +181,9 @@ def test_three_boards_with_their_variables() -> None:
     assert variables == {"team-overview": ["datasource", "team", "window"],
                          "rep-drilldown": ["datasource", "team", "rep", "window"],
                          "pipeline-health": ["datasource"]}
-    window = _board("rep-drilldown")["templating"]["list"][3]
-    assert window["query"].split(",") == [w.name for w in WINDOWS]
+    window = _board("rep-drilldown")["templating"]["list"][3]  # what the workers export
+    assert (window["query"], window["current"]["value"]) == (
+        "label_values(salespulse_touches, window)", "7d")
     team = _board("team-overview")
     titles = [t for t, _ in panel_queries(team)]
     assert any("Firing alerts" in t for t in titles)
