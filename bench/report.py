@@ -125,6 +125,8 @@ ROWS: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = (
      (("scrape.reps_10000.median_seconds", "s"), ("scrape.reps_10000.bytes", "B"))),
     ("8. the same, windows 7d and 30d only (SALESPULSE_EXPORT_WINDOWS)",
      (("scrape.reps_10000_lean.median_seconds", "s"), ("scrape.reps_10000_lean.bytes", "B"))),
+    ("8. peak RSS holding 1,000 / 10,000 reps (30 events each) and rendering",
+     (("scrape.reps_1000.peak_rss_bytes", "B"), ("scrape.reps_10000.peak_rss_bytes", "B"))),
     ("8. HTTP GET /metrics of the worker, 1,000 reps",
      (("history.http_scrape.median_seconds", "s"),)),
 )

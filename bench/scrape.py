@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import time
 from collections import Counter
@@ -46,7 +47,9 @@ def main() -> None:
     doc = {"reps": len(pipeline.engine.reps), "events": count,
            "windows": args.windows or "all", "first_seconds": seconds[0],
            "median_seconds": statistics.median(seconds[1:]), "min_seconds": min(seconds[1:]),
-           "bytes": size}
+           "bytes": size,
+           # the process's peak (KiB on Linux): the reps' state plus one render in flight
+           "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
     os.write(1, MARK + json.dumps(doc).encode() + b"\n")
 
 
