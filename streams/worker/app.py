@@ -1,8 +1,8 @@
 """build_app(settings): the Faust app of one worker, wired to its context.
 
 Faust keeps the consumer group, the changelog topic of the `kpi_state` table and the
-web server; source messages reach SourceBatches through the conductor, state reaches
-the changelog through StateSync (README "How it works")."""
+web server; source messages reach SourceBatches from the consumer's fetch loop, state
+reaches the changelog through StateSync (README "How it works")."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from streams.settings import KafkaSecurity, Settings
 from streams.worker import web
 from streams.worker.context import Worker
 from streams.worker.internals import fetcher
-from streams.worker.internals.conductor import SourceConductor
 from streams.worker.internals.consumer import DurableConsumer
 from streams.worker.internals.producer import StoppableProducer
 from streams.worker.internals.table import KpiTable
@@ -77,7 +76,6 @@ def build_app(settings: Settings) -> App:
     )
     app.transport.Consumer = DurableConsumer  # type: ignore[misc]
     app.transport.Producer = StoppableProducer  # type: ignore[misc]
-    app.transport.Conductor = SourceConductor  # type: ignore[misc]
     worker = app.worker = Worker(settings, app)
     worker.goals.load()  # a broken goals file stops the worker here, with its error
     _wire(app, worker, settings)

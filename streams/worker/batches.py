@@ -21,11 +21,11 @@ BATCH_MAX, BATCH_WITHIN_S = 2000, 0.05
 
 
 class SourceBatches:
-    """The conductor hands each source message here, and one task applies what waits in
-    one synchronous call (rep by rep in the engine) once BATCH_MAX messages wait or
-    BATCH_WITHIN_S after the first. It runs apart from the fetcher, which cancels a slow
-    callback when it pauses (a batch half sent as dead letters otherwise). Commits follow
-    the flush markers, so acks are informational."""
+    """The consumer's fetch loop hands each fetch's source messages here (consumer.py), and
+    one task applies what waits in one synchronous call (rep by rep in the engine) once
+    BATCH_MAX messages wait or BATCH_WITHIN_S after the first. It runs apart from the
+    fetch loop, which must not wait on a slow batch (a batch half sent as dead letters
+    otherwise). Commits follow the flush markers, so acks are informational."""
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
@@ -34,11 +34,12 @@ class SourceBatches:
         self.room = asyncio.Event()  # the fetcher may hand over more
         self.room.set()
 
-    async def add(self, message: Any) -> None:
-        # Not tracked as unacked: a rebalance would wait for it while it holds up the
-        # processing that acks it.
-        self.waiting.append(message)
-        if len(self.waiting) == 1 or len(self.waiting) >= BATCH_MAX:
+    async def add_many(self, messages: list[Any]) -> None:
+        """A fetch's messages at once. Not tracked as unacked: a rebalance would wait for
+        them while it holds up the processing that acks them."""
+        was_empty = not self.waiting
+        self.waiting += messages
+        if was_empty or len(self.waiting) >= BATCH_MAX:
             self.ready.set()
         if len(self.waiting) >= 4 * BATCH_MAX:  # back-pressure on the fetcher
             self.room.clear()

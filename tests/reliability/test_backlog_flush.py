@@ -52,7 +52,11 @@ def test_a_backlog_is_flushed_less_often_and_recovers_the_same(
     held_back, records_held = drain(world, held, as_of)  # the default interval
     print(f"changelog records for {EVENTS:,} events: {records_every:,} flushing at every "
           f"commit, {records_held:,} holding flushes back while the backlog drains")
-    assert records_held < 0.7 * records_every
+    # Held back, the drain writes about each unit once; flushing at every commit, a unit
+    # again at each flush that finds it changed: held/every was 0.56 at ~15k events/s and
+    # 0.71-0.75 at ~30k/s (a faster drain takes more events between two commits). A hold
+    # that did not hold would write as many (~1).
+    assert records_held < 0.85 * records_every
     assert_equals_replay(held_back, path)
     assert measure_samples(held_back) == measure_samples(every_commit)
 

@@ -62,9 +62,10 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
     seed = int(os.environ.get("RELIABILITY_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     world = make_world()
-    # Enough that a worker applying ~10k messages/s is still mid-stream at every kill,
-    # although each handles thousands between reaching its target and the kill.
-    messages = with_stragglers(generated(40_000, days=10, reps=40, seed=seed, bad_ratio=0.01,
+    # Enough that a worker applying ~30k messages/s is still mid-stream at every kill,
+    # although each handles thousands between reaching its target and the kill (a busy
+    # worker answers the scrape that sees its target late).
+    messages = with_stragglers(generated(120_000, days=10, reps=40, seed=seed, bad_ratio=0.01,
                                          dup_ratio=0.02), rng)
     path = write_lines(world.workdir / "events.jsonl", messages)
     world.publish(messages)
