@@ -12,14 +12,15 @@ TIMEOUT_S = 1800.0
 
 
 def replay_file(run: Run, name: str, events: int, days: float, reps: int = 1000,
-                profile: bool = False) -> dict[str, Any]:
+                profile: bool = False, json_baseline: bool = False) -> dict[str, Any]:
     """Generate `events` over `days` into a file, then time `replay` of it in a child."""
     path = run.workdir / f"{name}.jsonl"
     say(f"{name}: writing {events:,} events ({reps:,} reps, {days:g} days) to {path.name}")
     write_jsonl(path, events, reps, 20, days)
     raw = run.workdir / f"{name}.pyspy.txt" if profile else None
     say(f"{name}: replaying{' (profiled)' if profile else ''}")
-    result = run_child("bench.engine_alone", [str(path)], TIMEOUT_S, run.log(name), raw)
+    result = run_child("bench.engine_alone", [str(path), *["--json-baseline"] * json_baseline],
+                       TIMEOUT_S, run.log(name), raw)
     path.unlink()
     say(f"{name}: {result['rate']:,.0f} events/s wall, {result['rate_per_cpu_second']:,.0f} "
         f"per CPU-second, RSS {result['rss_bytes'] / 2**20:,.0f} MiB")
@@ -29,7 +30,8 @@ def replay_file(run: Run, name: str, events: int, days: float, reps: int = 1000,
 def measure(run: Run, events: int, full_events: int, history_events: int) -> dict[str, Any]:
     """Throughput at `events` (sampled by py-spy without pausing it); memory at that size,
     at full scale and at the size of the worker's history (for the extrapolation)."""
-    out = {"replay": replay_file(run, "engine_replay", events, 30, profile=True),
+    out = {"replay": replay_file(run, "engine_replay", events, 30, profile=True,
+                                 json_baseline=True),
            "replay_full": replay_file(run, "engine_full", full_events, 30)}
     if history_events not in (events, full_events):
         out["replay_history_size"] = replay_file(run, "engine_history", history_events, 30)

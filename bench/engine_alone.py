@@ -18,7 +18,10 @@ from streams.replay import replay
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("file", type=Path)
+    parser.add_argument("--json-baseline", action="store_true",
+                        help="first time plain json.loads of every line (issue 15's yardstick)")
     args = parser.parse_args()
+    baseline = json_loads(args.file) if args.json_baseline else {}
     process = psutil.Process()
     base_rss = process.memory_info().rss
     wall, cpu = time.perf_counter(), time.process_time()
@@ -30,8 +33,23 @@ def main() -> None:
            "seconds": wall, "cpu_seconds": cpu, "rate": messages / wall,
            "rate_per_cpu_second": messages / cpu, "rss_bytes": process.memory_info().rss,
            "rss_before_bytes": base_rss,
-           "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+           "max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+           **baseline}
     os.write(1, MARK + json.dumps(doc).encode() + b"\n")
+
+
+def json_loads(path: Path) -> dict[str, float]:
+    """Plain json.loads of every line of the file (read into memory first, like replay's
+    chunks), per CPU-second; undecodable lines count too, as replay reads them."""
+    lines = path.read_bytes().splitlines()
+    cpu = time.process_time()
+    for line in lines:
+        try:  # noqa: SIM105 (contextlib.suppress would slow the yardstick down)
+            json.loads(line)
+        except (ValueError, RecursionError):
+            pass
+    cpu = time.process_time() - cpu
+    return {"json_loads_rate_per_cpu_second": len(lines) / cpu}
 
 
 if __name__ == "__main__":
