@@ -62,7 +62,7 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
     seed = int(os.environ.get("RELIABILITY_SEED", time.time_ns() % 1_000_000))
     rng = random.Random(seed)
     world = make_world()
-    # Enough that a worker applying ~30k messages/s is still mid-stream at every kill,
+    # Enough that a worker applying ~60k messages/s is still mid-stream at every kill,
     # although each handles thousands between reaching its target and the kill (a busy
     # worker answers the scrape that sees its target late).
     messages = with_stragglers(generated(120_000, days=10, reps=40, seed=seed, bad_ratio=0.01,
@@ -73,8 +73,9 @@ def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(
     for kill in range(KILLS):
         worker.start()
         target = rng.randint(300, 4000)
-        text = worker.wait_for(partial(handled, worker, target), 180,
-                               f"{target} messages handled (seed {seed})")
+        # polled every 20 ms: a worker at ~60k messages/s would be done before a slower poll
+        text = until(partial(handled, worker, target), 180,
+                     f"{target} messages handled (seed {seed})", worker.log_tail, every=0.02)
         worker.kill()
         assert sum(lags(text).values()) > 0, f"kill {kill} came after the end (seed {seed})"
     started = time.monotonic()
