@@ -43,6 +43,7 @@ DASHBOARDS_DIR = "grafana/dashboards"
 UNITS = {"ratio": "percentunit", "currency": f"prefix:{currency_symbol()}", "days": "s",
          "count": "none", "score": "none"}
 TEAM = 'team_id=~"$team"'  # multi-select with All
+LABELS = MEASURES[0].metric  # every rep, team and exported window has this series
 DECIMALS = {"currency": 2.0, "count": 1.0, "score": 0.0}
 Panel = Any  # a grafana-foundation-sdk panel builder
 P = PIPELINE
@@ -153,23 +154,25 @@ def _kpi_stats(window: str, selector: str) -> list[Panel]:
 
 def _datasource_var() -> Any:
     """Which Prometheus the board reads: the provisioned one unless the viewer picks."""
-    default = model.VariableOption(selected=True, text="Prometheus", value=DATASOURCE_UID)
-    return dash.DatasourceVariable("datasource").label("Data source").type("prometheus") \
-        .current(default)
+    return dash.DatasourceVariable("datasource").label("Data source").type("prometheus").current(
+        model.VariableOption(selected=True, text="Prometheus", value=DATASOURCE_UID))
+
+
+def _label_var(name: str, label: str, selector: str = "",
+               sort: Any = model.VariableSort.ALPHABETICAL_ASC) -> Any:
+    """A variable listing the values of one label of the exported series."""
+    return (dash.QueryVariable(name).label(name.title()).datasource(DS)
+            .query(f"label_values({LABELS}{selector}, {label})")
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(sort))
 
 
 def _team_var() -> Any:
-    return (dash.QueryVariable("team").label("Team").datasource(DS)
-            .query("label_values(salespulse_touches, team_id)").multi(True).include_all(True)
-            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED).sort(
-                model.VariableSort.ALPHABETICAL_ASC))
+    return _label_var("team", "team_id").multi(True).include_all(True)
 
 
 def _window_var() -> Any:
-    """The windows the workers export (SALESPULSE_EXPORT_WINDOWS), 7d first."""
-    return (dash.QueryVariable("window").label("Window").datasource(DS)
-            .query("label_values(salespulse_touches, window)").sort(model.VariableSort.NATURAL_ASC)
-            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+    """The windows the workers export (SALESPULSE_EXPORT_WINDOWS), 7d selected."""
+    return (_label_var("window", "window", sort=model.VariableSort.NATURAL_ASC)
             .current(model.VariableOption(selected=True, text="7d", value="7d")))
 
 
@@ -203,10 +206,7 @@ def team_overview() -> dict[str, Any]:
 
 
 def rep_drilldown() -> dict[str, Any]:
-    rep_var = (dash.QueryVariable("rep").label("Rep").datasource(DS)
-               .query(f"label_values(salespulse_touches{{{TEAM}}}, rep_id)")
-               .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
-               .sort(model.VariableSort.ALPHABETICAL_ASC))
+    rep_var = _label_var("rep", "rep_id", f"{{{TEAM}}}")
     graphs = []
     for kpi in KPIS:
         rep = f'{kpi_record("rep_window", kpi.name)}{{rep_id="$rep", window="$window"}}'

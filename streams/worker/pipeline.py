@@ -224,8 +224,12 @@ class Pipeline:
         self.goals = goals
         self.metrics.show_goals(goals, self.clock())
 
+    def as_of(self, as_of_us: int | None) -> int:
+        """An explicit instant, else now (microseconds)."""
+        return as_of_us if as_of_us is not None else int(self.clock() * 1e6)
+
     def snapshot(self, as_of_us: int | None = None) -> Snapshot:
-        as_of = as_of_us if as_of_us is not None else int(self.clock() * 1e6)
+        as_of = self.as_of(as_of_us)
         return take_snapshot(self.engine, as_of, self.goals.targets, self.goals.quotas)
 
     def scrape(self, as_of_us: int | None = None,
@@ -235,7 +239,7 @@ class Pipeline:
             lag = self.offsets.lag((topic, partition), end)
             self.metrics.lag.labels(topic, str(partition)).set(lag)
         self.metrics.reps.set(len(self.engine.reps))
-        as_of = as_of_us if as_of_us is not None else int(self.clock() * 1e6)
+        as_of = self.as_of(as_of_us)
         return render(as_of, rep_totals(self.engine, as_of, self.settings.export_windows),
                       self.metrics)
 
