@@ -19,6 +19,7 @@ from typing import Any
 from bench import engine, history, latency, report, throughput
 from bench.common import Run, run_child, say
 from bench.dataset import produce
+from streams.catalog.export import measure_readers
 from streams.dev.localkafka import KAFKA_VERSION, LocalKafka
 
 PACKAGES = ("faust-streaming", "aiokafka", "quixstreams", "confluent-kafka", "kafka-python",
@@ -77,14 +78,19 @@ def code_state() -> dict[str, Any]:
 
 
 LEAN_WINDOWS = "7d,30d"  # the windows the alert rules read: SALESPULSE_EXPORT_WINDOWS's least
+RULE_MEASURES = ",".join(sorted(measure_readers()))  # SALESPULSE_EXPORT_MEASURES's least
+SCRAPES = {"reps_1000": (1000, "", ""), "reps_10000": (10_000, "", ""),
+           "reps_10000_lean": (10_000, LEAN_WINDOWS, ""),
+           "reps_10000_leanest": (10_000, LEAN_WINDOWS, RULE_MEASURES)}
 
 
 def scrape(run: Run) -> dict[str, Any]:
     out = {}
-    for reps, windows in ((1000, ""), (10_000, ""), (10_000, LEAN_WINDOWS)):
-        name = f"reps_{reps}" + ("_lean" if windows else "")
-        say(f"scrape: rendering /metrics for {reps:,} reps, windows {windows or 'all'}")
-        out[name] = run_child("bench.scrape", ["--reps", str(reps), "--windows", windows], 900,
+    for name, (reps, windows, measures) in SCRAPES.items():
+        say(f"scrape: rendering /metrics for {reps:,} reps, windows {windows or 'all'}, "
+            f"measures {'those the rules read' if measures else 'all'}")
+        out[name] = run_child("bench.scrape", ["--reps", str(reps), "--windows", windows,
+                                               "--measures", measures], 900,
                               run.log(f"scrape-{name}"))
     return out
 

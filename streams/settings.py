@@ -7,12 +7,12 @@ import re
 import socket
 import ssl
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from streams.catalog import WINDOWS, Window
-from streams.catalog.export import export_windows
+from streams.catalog import MEASURES, WINDOWS, Measure, Window
+from streams.catalog.export import export_measures, export_windows
 from streams.engine import EngineConfig
 
 TOPIC_DEFAULTS = {"touch": "sales.touches", "reply": "sales.replies", "meeting": "sales.meetings",
@@ -91,6 +91,7 @@ class Settings:
     backlog_commit_interval_s: float = 15.0  # while a backlog drains (see app.py)
     goals_file: str = ""  # the goals file (docs/goals.md); re-read when it changes
     export_windows: tuple[Window, ...] = WINDOWS  # the windows /metrics carries
+    export_measures: tuple[Measure, ...] = MEASURES  # and its measures
     max_reps: int = 50_000
     dead_letter_max_bytes: int = 1_000_000  # larger rejected messages are cut (headers say)
     data_dir: str = field(default_factory=lambda: os.path.join(
@@ -155,9 +156,9 @@ class Settings:
             except ValueError as exc:
                 raise ValueError(f"{name}: {exc}") from None
 
-        def windows(name: str) -> tuple[Window, ...]:
+        def exported(name: str, select: Callable[[str], tuple[Any, ...]]) -> tuple[Any, ...]:
             try:
-                return export_windows(get(name, ""))
+                return select(get(name, ""))
             except ValueError as exc:
                 raise ValueError(f"{name}={env.get(name)} {exc}") from None
 
@@ -199,7 +200,8 @@ class Settings:
             session_timeout_s=number("SALESPULSE_SESSION_TIMEOUT", "10", float),
             backlog_commit_interval_s=number("SALESPULSE_BACKLOG_COMMIT_INTERVAL", "15", float),
             goals_file=get("SALESPULSE_GOALS", ""),
-            export_windows=windows("SALESPULSE_EXPORT_WINDOWS"),
+            export_windows=exported("SALESPULSE_EXPORT_WINDOWS", export_windows),
+            export_measures=exported("SALESPULSE_EXPORT_MEASURES", export_measures),
             max_reps=int(number("SALESPULSE_MAX_REPS", "50000")),
             dead_letter_max_bytes=int(number("SALESPULSE_DEADLETTER_MAX_BYTES", "1000000")),
             data_dir=get("SALESPULSE_DATA_DIR", os.path.join(tempfile.gettempdir(),

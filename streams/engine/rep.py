@@ -90,13 +90,15 @@ class RepState:
 
     def totals(self, window: Window, as_of: int) -> list[Any]:
         """Measure vector of `window` as of T (all applied events are before T)."""
-        is_minute = window.step == 60
-        start = start_bucket(window, as_of)
-        cache = self.caches.get(window.name)
+        return self.totals_from(window.name, window.step == 60, start_bucket(window, as_of))
+
+    def totals_from(self, window: str, is_minute: bool, start: int) -> list[Any]:
+        """Measure vector of a window from its first bucket (a scrape works it out once)."""
+        cache = self.caches.get(window)
         if cache is None or start < cache[1]:
             totals = [0] * N
             self._accumulate(totals, is_minute, start, 2**62, 1)
-            cache = self.caches[window.name] = [is_minute, start, totals]
+            cache = self.caches[window] = [is_minute, start, totals]
         elif start > cache[1]:
             self._accumulate(cache[2], is_minute, cache[1], start, -1)
             cache[1] = start

@@ -18,6 +18,7 @@ from streams.catalog import (
     team_kpi_values,
 )
 from streams.engine.core import Engine
+from streams.engine.windows import start_bucket
 
 _SCALED = [(i, m.scale) for i, m in enumerate(MEASURES) if m.scale != 1]
 
@@ -77,9 +78,10 @@ def rep_totals(engine: Engine, as_of: int, windows: tuple[Window, ...] = WINDOWS
                ) -> Iterator[tuple[str, str, str, list[Any]]]:
     """(rep_id, team_id, window, raw measure vector) of every active rep and window as of
     T. The vector is the rep's running total: read it before the engine takes more events."""
+    starts = [(w.name, w.step == 60, start_bucket(w, as_of)) for w in windows]
     for rep in engine.active_reps(as_of):
-        for window in windows:
-            yield rep.rep_id, rep.team_id, window.name, rep.totals(window, as_of)
+        for name, is_minute, start in starts:
+            yield rep.rep_id, rep.team_id, name, rep.totals_from(name, is_minute, start)
 
 
 def take_snapshot(engine: Engine, as_of: int, targets: dict[str, float] | None = None,

@@ -33,6 +33,7 @@ from streams.catalog import (
     TEAM_KPIS,
     Alert,
 )
+from streams.catalog.export import ALWAYS_EXPORTED
 from streams.render import GENERATED, alerts, yamltext
 from streams.render.pages import currency_symbol, runbook_url
 from streams.render.promql import goal_record, kpi_record
@@ -43,7 +44,7 @@ DASHBOARDS_DIR = "grafana/dashboards"
 UNITS = {"ratio": "percentunit", "currency": f"prefix:{currency_symbol()}", "days": "s",
          "count": "none", "score": "none"}
 TEAM = 'team_id=~"$team"'  # multi-select with All
-LABELS = MEASURES[0].metric  # every rep, team and exported window has this series
+LABELS = ALWAYS_EXPORTED.metric  # every rep, team and exported window has this series
 DECIMALS = {"currency": 2.0, "count": 1.0, "score": 0.0}
 Panel = Any  # a grafana-foundation-sdk panel builder
 P = PIPELINE
@@ -274,8 +275,7 @@ BOARDS = {"team-overview": team_overview, "rep-drilldown": rep_drilldown,
 
 def panel_queries(board: dict[str, Any]) -> list[tuple[str, str]]:
     """(panel title, expr) of every query of a board, rows included."""
-    out = []
-    stack = list(board["panels"])
+    out, stack = [], list(board["panels"])
     while stack:
         panel = stack.pop(0)
         stack.extend(panel.get("panels", []))

@@ -14,6 +14,7 @@ from streams.catalog import (
     Ref,
     TeamKpi,
 )
+from streams.catalog.export import measure_readers
 from streams.engine import EngineConfig
 from streams.events import ALL, FIELDS, REASONS, RECORD_REASONS, TYPES, Field
 from streams.goals import GOAL_ALERTS
@@ -82,9 +83,13 @@ def kpis_markdown() -> str:
     lines += [f"| `{w.name}` | {w.seconds // 3600} h | {w.step // 60} min |" for w in WINDOWS]
     lines += ["", "## Measures\n",
               "Additive counters per rep (labels `rep_id`, `team_id`, `window`), exported as",
-              "gauges `salespulse_<measure>`; a team's figure is the sum over its reps.\n",
-              "| measure | definition |", "|---|---|"]
-    lines += [f"| `{m.name}` | {m.help} |" for m in MEASURES]
+              "gauges `salespulse_<measure>`; a team's figure is the sum over its reps.",
+              "`SALESPULSE_EXPORT_MEASURES` may leave out a measure no alert or team KPI",
+              "reads (`-` in the last column); the worker refuses to drop any other.\n",
+              "| measure | definition | read by |", "|---|---|---|"]
+    readers = measure_readers()
+    lines += [f"| `{m.name}` | {m.help} | {', '.join(readers.get(m.name, ['-']))} |"
+              for m in MEASURES]
     lines += ["", "## KPIs\n",
               "A ratio of sums, never an average of ratios. When the denominator is 0 the KPI",
               "is undefined: `null` in replay's JSON, `-` in its table, no sample in Prometheus.\n",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import platform
 from collections.abc import Iterable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from operator import add
+from itertools import chain
 from typing import Any
 
 from prometheus_client import (
@@ -19,7 +19,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from streams.catalog import MEASURES, PIPELINE_METRICS, PipelineMetric
+from streams.catalog import MEASURE_INDEX, MEASURES, PIPELINE_METRICS, Measure, PipelineMetric
 from streams.goals import Goals
 
 CONTENT_TYPE = "text/plain; version=0.0.4"
@@ -31,14 +31,16 @@ def escape_label(value: str) -> str:
     return value.replace("\\", r"\\").replace('"', r"\"").replace("\n", r"\n")
 
 
-def render_measures(as_of: int, rows: Iterable[tuple[str, str, str, Sequence[Any]]]
-                    ) -> list[str]:
-    """One gauge family per measure, one sample per (rep_id, team_id, window, vector) row,
-    as parts of the text (a 100 MB body is copied once more for every join).
+def render_measures(as_of: int, rows: Iterable[tuple[str, str, str, Sequence[Any]]],
+                    measures: Sequence[Measure] = MEASURES) -> list[str]:
+    """One gauge family per exported measure, one sample per (rep_id, team_id, window,
+    vector) row, as parts of the text (a 100 MB body is copied once more for every join).
 
     Written directly rather than through client objects, a column at a time with C-level
     joins: 10,000 reps are ~1.3M samples, which a per-sample Python expression renders
-    about four times slower.
+    about four times slower. Columns are slices of the vectors laid end to end (4x faster
+    than transposing with zip), and each family is one join of (name, labels, value)
+    parts, without a string made per sample.
     """
     labels, vectors = [], []
     prefix: dict[tuple[str, str], str] = {}
@@ -49,16 +51,21 @@ def render_measures(as_of: int, rows: Iterable[tuple[str, str, str, Sequence[Any
                                                f'team_id="{escape_label(team_id)}",window="')
         labels.append(f'{start}{window}"}} ')
         vectors.append(vector)
-    columns = zip(*vectors, strict=True) if vectors else [()] * len(MEASURES)
+    width, samples = len(MEASURES), len(labels)
+    flat = list(chain.from_iterable(vectors))
+    if len(flat) != width * samples:
+        raise ValueError(f"every measure vector must have {width} values")
+    parts = [""] * (3 * samples)  # per sample: "\n<name>{", its labels, its value
+    parts[1::3] = labels
     out = [f"# HELP salespulse_snapshot_timestamp_seconds Instant T the KPI gauges are read as "
            f"of.\n# TYPE salespulse_snapshot_timestamp_seconds gauge\n"
            f"salespulse_snapshot_timestamp_seconds {as_of / 1e6:.6f}\n"]
-    for measure, column in zip(MEASURES, columns, strict=True):
+    for measure in measures:
         name, scale = measure.metric, measure.scale
-        out.append(f"# HELP {name} {measure.help}\n# TYPE {name} gauge\n")
-        if column:
-            values = column if scale == 1 else [v / scale if v else 0 for v in column]
-            out += f"{name}{{", f"\n{name}{{".join(map(add, labels, _texts(values))), "\n"
+        column = flat[MEASURE_INDEX[measure.name]::width]
+        parts[0::3] = [f"\n{name}{{"] * samples
+        parts[2::3] = _texts(column if scale == 1 else [v / scale if v else 0 for v in column])
+        out += f"# HELP {name} {measure.help}\n# TYPE {name} gauge", "".join(parts), "\n"
     return out
 
 
@@ -132,5 +139,6 @@ def _make(metric: PipelineMetric, registry: CollectorRegistry) -> Any:
 
 
 def render(as_of: int, rows: Iterable[tuple[str, str, str, Sequence[Any]]],
-           metrics: PipelineMetrics) -> bytes:
-    return b"".join([*map(str.encode, render_measures(as_of, rows)), metrics.render()])
+           metrics: PipelineMetrics, measures: Sequence[Measure] = MEASURES) -> bytes:
+    return b"".join([*map(str.encode, render_measures(as_of, rows, measures)),
+                     metrics.render()])

@@ -240,8 +240,9 @@ class Pipeline:
             self.metrics.lag.labels(topic, str(partition)).set(lag)
         self.metrics.reps.set(len(self.engine.reps))
         as_of = self.as_of(as_of_us)
-        return render(as_of, rep_totals(self.engine, as_of, self.settings.export_windows),
-                      self.metrics)
+        settings = self.settings
+        return render(as_of, rep_totals(self.engine, as_of, settings.export_windows),
+                      self.metrics, settings.export_measures)
 
     def adopt(self, partition: int, reps: dict[str, RepState], marker: dict[str, Any]
               ) -> None:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import yaml
 
 from streams.catalog import ALERTS, MEASURES, WINDOWS
+from streams.catalog.export import measure_readers
 from streams.settings import Settings, SettingsError
 from streams.worker.pipeline import Pipeline
 from tests.support.metrics import measure_samples, samples
@@ -70,6 +74,54 @@ def test_a_window_the_alert_rules_read_cannot_be_dropped() -> None:
     assert weekly and all(name in str(refused.value) for name in weekly)
     with pytest.raises(SettingsError, match="unknown window 2d; the windows are 1h, 24h, 7d"):
         Settings.from_env({"SALESPULSE_EXPORT_WINDOWS": "7d,30d,2d"})
+
+
+def test_a_deployment_exports_only_its_measures() -> None:
+    required = sorted(measure_readers())
+    full, lean = _pipeline(), _pipeline(SALESPULSE_EXPORT_MEASURES=",".join(required))
+    for pipeline in (full, lean):
+        for n, rep in enumerate(("a", "b")):
+            pipeline.handle("sales.touches", 0, n, None, _touch(rep, "t", n))
+    everything = measure_samples(full.scrape().decode())
+    kept = measure_samples(lean.scrape().decode())
+    assert kept == {key: v for key, v in everything.items() if key[0] in required}
+    assert kept[("prospects_touched", "a", "t", "7d")] == 1
+    assert len(kept) == 2 * len(WINDOWS) * len(required) < len(everything)
+
+
+def test_a_measure_an_alert_reads_cannot_be_dropped() -> None:
+    without_no_shows = ",".join(m.name for m in MEASURES if m.name != "meetings_no_show")
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({"SALESPULSE_EXPORT_MEASURES": without_no_shows})
+    assert "leaves out meetings_no_show, which SalesShowRateLow read" in str(refused.value)
+    with pytest.raises(SettingsError, match="unknown measure emails; the measures are touches"):
+        Settings.from_env({"SALESPULSE_EXPORT_MEASURES": "emails"})
+
+
+def test_the_measures_kept_are_every_one_the_alert_rules_read() -> None:
+    """Resolve each alert rule (expression and annotations) through the recording rules
+    down to the worker's series: exactly the measures the worker refuses to drop."""
+    rules = {path.name: yaml.safe_load(path.read_text())
+             for path in Path("prometheus/rules").glob("*.yml")}
+    recorded = {r["record"]: r["expr"] for group in rules["salespulse-recording.yml"]["groups"]
+                for r in group["rules"]}
+    exported = {m.metric: m.name for m in MEASURES}
+
+    def measures(text: str) -> set[str]:
+        found = set()
+        for name in set(re.findall(r"[a-z_]+:salespulse_[a-z_]+:[a-z_]+|salespulse_[a-z_]+",
+                                   text)):
+            if name in recorded:
+                found |= measures(recorded[name])
+            elif name in exported:
+                found.add(exported[name])
+        return found
+
+    read = set()
+    for group in rules["salespulse-alerts.yml"]["groups"]:
+        for rule in group["rules"]:
+            read |= measures(rule["expr"] + " ".join(rule["annotations"].values()))
+    assert read == set(measure_readers())
 
 
 def test_windows_roll_with_the_clock() -> None:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from streams.catalog import ALERTS, KPIS, MEASURES, PIPELINE_ALERTS, TEAM_KPIS, WINDOWS, Alert
+from streams.catalog.export import measure_readers
 from streams.dev.localkafka import KAFKA_VERSION
 from streams.render import alerts as alert_rules
 from streams.render.__main__ import main, render_all, stale
@@ -183,7 +184,8 @@ def test_three_boards_with_their_variables() -> None:
                          "pipeline-health": ["datasource"]}
     window = _board("rep-drilldown")["templating"]["list"][3]  # what the workers export
     assert (window["query"], window["current"]["value"]) == (
-        "label_values(salespulse_touches, window)", "7d")
+        "label_values(salespulse_prospects_touched, window)", "7d")
+    assert "prospects_touched" in measure_readers()  # no deployment can leave it out
     team = _board("team-overview")
     titles = [t for t, _ in panel_queries(team)]
     assert any("Firing alerts" in t for t in titles)
