@@ -70,14 +70,17 @@ class SourceBatches:
             unreadable = worker.state.unreadable
             taken, self.waiting = self.waiting[:APPLY_MAX], self.waiting[APPLY_MAX:]
             batch = [m for m in taken if m.tp in assigned and m.partition not in unreadable]
-            await worker.outbox.send(worker.pipeline.handle_many(
+            outgoing = worker.pipeline.handle_many(
                 [(m.topic, m.partition, m.offset, m.key, m.value, m.headers or ())
-                 for m in batch]))
+                 for m in batch])
+            # before the first await: sending a slice's dead letters can take seconds, and
+            # a partition whose messages still wait here is being processed, not stalled
+            mark_applied(worker.app, {message.tp for message in (*batch, *self.waiting)})
+            await worker.outbox.send(outgoing)
         finally:
             worker.state.lock.release()
         for message in batch:
             consumer.ack(message)
-        mark_applied(worker.app, {message.tp for message in batch})
         if worker.pipeline.offsets.rewinds:
             await self.rewind()
 

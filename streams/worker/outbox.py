@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from streams.worker.internals.fetcher import Undecodable
-from streams.worker.internals.producer import send_batches
+from streams.worker.internals.producer import partition_count, send_batches
 from streams.worker.pipeline import DeadLetter, Forward
 
 if TYPE_CHECKING:
@@ -27,14 +27,26 @@ class Outbox:
         return pending
 
     async def send(self, records: list[DeadLetter | Forward]) -> None:
+        """Both kinds in whole batches per partition, like the changelog (one send per
+        dead letter managed ~5k a second: a flood of bad messages would crawl)."""
+        worker = self.worker
         forwards = [r for r in records if isinstance(r, Forward)]
-        if forwards:  # one batch per partition, like the changelog
+        if forwards:
             self.pending += await send_batches(
-                self.worker.app, self.worker.settings.repartition_topic,
+                worker.app, worker.settings.repartition_topic,
                 [(f.partition, f.rep_id.encode(), f.value, f.headers) for f in forwards])
-        for letter in records:
-            if isinstance(letter, DeadLetter):
-                await self.dead_letter(letter)
+        letters = [r for r in records if isinstance(r, DeadLetter)]
+        if not letters:
+            return
+        topic = worker.settings.dead_letter_topic
+        try:  # a source partition's dead letters stay in order on one partition
+            count = await partition_count(worker.app, topic)
+            self.pending += await send_batches(worker.app, topic, [
+                (d.partition % count, d.key, d.value, d.headers()) for d in letters])
+        except Exception:  # dead letters that cannot be sent must not stop the worker
+            worker.pipeline.metrics.dead_letter_failures.inc(len(letters))
+            log.exception("could not send %d dead letters (reasons %s)", len(letters),
+                          ", ".join(sorted({d.reason for d in letters})))
 
     async def dead_letter(self, letter: DeadLetter) -> None:
         try:

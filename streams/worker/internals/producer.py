@@ -59,3 +59,8 @@ async def send_batches(app: Any, topic: str, records: Sequence[Record]) -> list[
                 batch.append(key=key, value=value, timestamp=None, headers=headers)
         futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures
+
+
+async def partition_count(app: Any, topic: str) -> int:
+    """How many partitions `topic` has (from the producer's metadata, fetched if needed)."""
+    return len(await app.producer._ensure_producer().partitions_for(topic))
