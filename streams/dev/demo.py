@@ -52,7 +52,10 @@ class DemoError(Exception):
 
 def run(rate: float = 20.0, web_port: int | None = None) -> int:
     # SIGTERM (a timeout, a supervisor) cleans up like Ctrl-C: nothing may outlive the demo.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # Ctrl-C too when started with SIGINT ignored (a script's background job), where
+    # Python installs no handler: the worker would stop alone and the demo call it a crash.
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, signal.default_int_handler)
     try:
         with ExitStack() as stack:
             return _run(stack, rate, web_port)

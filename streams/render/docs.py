@@ -166,9 +166,11 @@ def events_markdown() -> str:
               "Validate a line of a file against it as is; a message on a typed topic against",
               "`#/$defs/<type>` (where `type` may be left out). " + BEYOND, "",
               "## Rejection reasons\n",
-              "A rejected message goes to the dead-letter topic with its original bytes and the",
-              "headers `reason`, `error` (a message naming the field), `source_topic`,",
-              "`source_partition` and `source_offset`; it is counted in",
+              "A rejected message goes to the dead-letter topic with its original key and bytes",
+              "and the headers `reason`, `error` (a message naming the field), `source_topic`,",
+              "`source_partition` and `source_offset`, on the dead-letter partition numbered",
+              "like its source partition (modulo the topic's partitions), so the rejects of a",
+              "source partition stay in their order; it is counted in",
               "`salespulse_events_rejected_total{reason,topic}` and in replay's",
               "`events.rejected`.\n", "| reason | when |", "|---|---|"]
     lines += [f"| `{reason}` | {text} |" for reason, text in REASONS.items()]

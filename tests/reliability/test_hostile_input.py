@@ -68,6 +68,17 @@ def received_letter(record: Any) -> tuple[str, int, str]:
     return letter_id(headers["reason"], record.value, size)
 
 
+def assert_in_source_order(records: list[Any], partitions: int) -> None:
+    """A source partition's rejects share one dead-letter partition, in source order."""
+    offsets: dict[tuple[str, int], list[int]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        headers = {k: v.decode() for k, v in record.headers}
+        source = (headers["source_topic"], int(headers["source_partition"]))
+        assert record.partition == source[1] % partitions, headers
+        offsets.setdefault(source, []).append(int(headers["source_offset"]))
+    assert all(found == sorted(found) for found in offsets.values())
+
+
 def classify(fuzzed: list[Message]) -> tuple[Counter[tuple[str, int, str]], list[Any]]:
     """Expected dead letters, and the fuzzed messages that are valid after all (an unknown
     field, a null optional one), which must then be counted."""
@@ -133,7 +144,9 @@ def test_fuzzed_input_is_dead_lettered_and_valid_input_counted(
     for (reason, _, _), count in letters.items():
         reasons[reason] += count
     assert rejected_by_reason(text) == reasons
-    assert Counter(map(received_letter, world.dead_letters(sum(letters.values())))) == letters
+    received = world.dead_letters(sum(letters.values()))
+    assert Counter(map(received_letter, received)) == letters
+    assert_in_source_order(received, world.partitions)
     for odd in ODD_IDS:
         escaped = odd.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
         assert f'rep_id="{escaped}"' in text
