@@ -104,6 +104,7 @@ def _wire(app: App, worker: Worker, settings: Settings) -> None:
             raise RuntimeError("source messages reach SourceBatches, never this stream")
 
     async def apply_source_batches() -> None:
+        await worker.dead_letters.maybe_declare()  # dead letters go out in raw batches
         await worker.batches.run()  # an error here stops the worker: nothing is skipped
 
     async def hand_over(sender: Any, /, *args: Any, signal: BaseSignalT, **kw: Any) -> None:

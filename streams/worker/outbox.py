@@ -48,15 +48,6 @@ class Outbox:
             log.exception("could not send %d dead letters (reasons %s)", len(letters),
                           ", ".join(sorted({d.reason for d in letters})))
 
-    async def dead_letter(self, letter: DeadLetter) -> None:
-        try:
-            self.pending.append(await self.worker.dead_letters.send(
-                key=letter.key, value=letter.value, headers=letter.headers()))
-        except Exception:  # a dead letter that cannot be sent must not stop the worker
-            self.worker.pipeline.metrics.dead_letter_failures.inc()
-            log.exception("could not send a dead letter (reason %s) from %s[%d]@%d",
-                          letter.reason, letter.topic, letter.partition, letter.offset)
-
     async def undecodable(self, report: Undecodable) -> None:
         """One log line, a count and a dead letter for a batch the worker cannot decode."""
         log.error("%s; the dead-letter topic has a record naming them (reason "
@@ -66,5 +57,5 @@ class Outbox:
         pipeline.metrics.undecodable.labels(report.topic).inc()
         pipeline.offsets.skip_undecodable((report.topic, report.partition), report.first,
                                           report.end)
-        await self.dead_letter(DeadLetter(None, b"", "undecodable_batch", report.describe(),
-                                          report.topic, report.partition, report.first))
+        await self.send([DeadLetter(None, b"", "undecodable_batch", report.describe(),
+                                    report.topic, report.partition, report.first)])
