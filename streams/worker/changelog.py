@@ -2,16 +2,20 @@
 
 Faust's own table recovery hands every record through its fetch loop, a queue and a
 timed wait (about 11k records/s on two cores, over 90% of it asyncio and Faust); this
-reads whole fetches and gives each batch of records to the caller as is."""
+reads whole fetches and gives the caller each fetch's records as aiokafka decoded them,
+without a ConsumerRecord each (internals/fetcher.py)."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable, Sequence
+from itertools import chain
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from streams.worker.internals import fetcher
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY_S = 5.0
@@ -22,17 +26,19 @@ class Stopped(Exception):
 
 
 async def read_partitions(client: dict[str, Any], topic: str, partitions: set[int],
-                          sink: Callable[[Sequence[Any]], None],
+                          sink: Callable[[int, Sequence[Any]], None],
                           should_stop: Callable[[], bool],
                           done: Callable[[int], None] = lambda partition: None) -> int:
-    """Feed every record of `topic`'s `partitions` to `sink` in log order (lists of
-    records of one partition, with .partition, .offset, .key, .value), one partition
-    after the other, calling `done(partition)` after each; returns how many were read.
+    """Feed every record of `topic`'s `partitions` to `sink(partition, records)` in log
+    order (records with .offset, .key, .value, .headers), one partition after the other,
+    calling `done(partition)` after each; returns how many were read.
 
     `client`: aiokafka connection options (bootstrap servers, security)."""
     if not partitions:
         return 0
+    fetcher.install()  # whole batches come from its checked records (the worker's already)
     consumer = AIOKafkaConsumer(enable_auto_commit=False, auto_offset_reset="earliest",
+                                key_deserializer=fetcher.whole_batches,
                                 fetch_max_bytes=64 * 1024 * 1024,
                                 max_partition_fetch_bytes=32 * 1024 * 1024, **client)
     await consumer.start()
@@ -69,13 +75,14 @@ class _Progress:
 
 
 async def _drain(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int,
-                 sink: Callable[[Sequence[Any]], None], should_stop: Callable[[], bool],
+                 sink: Callable[[int, Sequence[Any]], None], should_stop: Callable[[], bool],
                  progress: _Progress) -> None:
     while await consumer.position(tp) < end:
         if should_stop():
             raise Stopped(f"stopped after reading {progress.read:,} changelog records")
-        records = (await consumer.getmany(tp, timeout_ms=500, max_records=20_000)).get(tp, [])
-        sink(records)
+        batches = (await consumer.getmany(tp, timeout_ms=500, max_records=1_000)).get(tp, [])
+        records = list(chain.from_iterable(batches))
+        sink(tp.partition, records)
         progress.add(len(records))
 
 

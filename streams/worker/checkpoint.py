@@ -29,7 +29,8 @@ from streams.engine.codec import (
 )
 
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
-CURRENT_HEADERS = tuple(HEADERS)  # as a consumer hands them back
+# This release's headers as a ConsumerRecord has them, and as a raw record batch does.
+CURRENT_HEADERS = (tuple(HEADERS), HEADERS)
 # A changelog record to send: partition, key, value (None: a tombstone), format header.
 Unit = tuple[int, bytes, bytes | None, list[tuple[str, bytes]]]
 KEY, VALUE, HEADERS_OF = attrgetter("key"), attrgetter("value"), attrgetter("headers")
@@ -73,11 +74,10 @@ class ChangelogReader:
         self.markers: dict[int, dict[str, Any]] = {}  # the last marker read per partition
         self.formats: dict[int, dict[bytes, int]] = defaultdict(dict)
 
-    def read(self, records: Sequence[Any]) -> None:
-        """Records of one partition (with .partition, .key, .value, .headers), in order."""
-        if not records or records[0].partition in self.loaded:  # none, or ours read again
+    def read(self, partition: int, records: Sequence[Any]) -> None:
+        """Records of `partition` (with .key, .value, .headers), in log order."""
+        if not records or partition in self.loaded:  # none, or ours read again
             return
-        partition = records[0].partition
         unfinished = self.unfinished[partition]
         keys, values = list(map(KEY, records)), list(map(VALUE, records))  # loops in C
         formats = self._note_formats(partition, keys, list(map(HEADERS_OF, records)))
@@ -96,7 +96,7 @@ class ChangelogReader:
                       ) -> dict[bytes, int]:
         """Remember the keys whose latest record is not in this release's format."""
         formats = self.formats[partition]
-        if headers.count(CURRENT_HEADERS) == len(headers):  # the usual case, checked in C
+        if any(headers.count(current) == len(headers) for current in CURRENT_HEADERS):  # in C
             if formats:
                 for key in keys:
                     formats.pop(key, None)

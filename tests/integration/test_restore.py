@@ -8,10 +8,12 @@ from collections import defaultdict
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from kafka import KafkaProducer
 
 from streams.dev.localkafka import LocalKafka, create_topics
 from streams.worker import changelog
+from streams.worker.internals.fetcher import install, whole_batches
 
 pytestmark = pytest.mark.integration
 
@@ -37,9 +39,9 @@ def _read(kafka: LocalKafka, topic: str, partitions: set[int],
     seen: dict[int, list[int]] = defaultdict(list)
     done: list[Any] = []
 
-    def sink(records: Any) -> None:
+    def sink(partition: int, records: Any) -> None:
         for record in records:
-            seen[record.partition].append(int(record.value))
+            seen[partition].append(int(record.value))
 
     count = asyncio.run(changelog.read_partitions(
         {"bootstrap_servers": kafka.bootstrap}, topic, partitions, sink, should_stop,
@@ -60,3 +62,30 @@ def test_a_stopping_worker_stops_the_read(kafka: LocalKafka) -> None:
     topic = _topic_with(kafka, {0: 10})
     with pytest.raises(changelog.Stopped):
         _read(kafka, topic, {0}, should_stop=lambda: True)
+
+
+def test_whole_batches_begin_at_the_offset_asked_even_inside_a_batch(kafka: LocalKafka) -> None:
+    """Kafka answers a fetch from offset 17 with the whole batch holding it."""
+    topic = _topic_with(kafka, {0: 50})
+
+    install()
+
+    async def read_from(offset: int) -> list[list[Any]]:
+        consumer = AIOKafkaConsumer(bootstrap_servers=kafka.bootstrap, enable_auto_commit=False,
+                                    key_deserializer=whole_batches)
+        await consumer.start()
+        try:
+            tp = TopicPartition(topic, 0)
+            consumer.assign([tp])
+            consumer.seek(tp, offset)
+            batches: list[list[Any]] = []
+            while sum(map(len, batches)) < 50 - offset:
+                batches += (await consumer.getmany(tp, timeout_ms=2000)).get(tp, [])
+            return batches
+        finally:
+            await consumer.stop()
+
+    assert len(asyncio.run(read_from(0))) == 1  # the producer sent the 50 as one batch
+    records = [record for batch in asyncio.run(read_from(17)) for record in batch]
+    assert [(r.offset, r.key, r.value) for r in records] == [
+        (i, b"k%d" % i, b"%d" % i) for i in range(17, 50)]

@@ -31,7 +31,7 @@ class KpiTable(Table):
 
     def apply_changelog_batch(self, batch: Any) -> None:
         for event in batch:  # not reached (see above)
-            self.worker.state.reader.read([event.message])
+            self.worker.state.reader.read(event.message.partition, [event.message])
 
     async def on_rebalance(self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP],
                            generation_id: int = 0) -> None:
