@@ -51,6 +51,7 @@ def record_format(headers: Iterable[tuple[str, bytes]]) -> int:
 # Not orjson.dumps: each bytes it returns keeps a ~4 KiB allocation (orjson 3.13), and a
 # flush holds every key and value until sent (a 15 s flush held 2.3 GB for 18 MB).
 to_json = msgspec.json.Encoder().encode
+_key_from_json = msgspec.json.Decoder(tuple).decode  # a key straight to a tuple: recovery
 
 
 def encode_key(rep_id: str, unit: Key) -> bytes:
@@ -58,8 +59,8 @@ def encode_key(rep_id: str, unit: Key) -> bytes:
 
 
 def decode_key(raw: bytes) -> tuple[str, Key]:
-    rep_id, *unit = orjson.loads(raw)
-    return rep_id, tuple(unit)
+    key = _key_from_json(raw)
+    return key[0], key[1:]
 
 
 def unit_value(rep: RepState, unit: Key) -> Any:
@@ -83,25 +84,30 @@ def unit_value(rep: RepState, unit: Key) -> Any:
 
 
 def load_unit(rep: RepState, unit: Key, value: Any) -> None:
-    """Apply one recovered unit to a rep (the inverse of unit_value)."""
+    """Apply one recovered unit to a rep (the inverse of unit_value); the most numerous
+    units first: recovery calls this once per unit."""
     tag = unit[0]
-    if tag == "meta":
-        rep.team_id, rep.team_ts, rep.max_ts, rep.marks = value
-    elif tag == "t":
-        rep.deal_touches[unit[1]] = array("q", value)
-    elif tag == "pending":
-        rep.pending = [Event(**fields) for fields in value]
+    if tag == "x":
+        rep.prospects[unit[1]] = value
+    elif tag == "h":
+        rep.hours[unit[1]], minutes = value
+        rep.minutes.update(minutes)  # stale ones go at the rep's next sweep
     elif tag == "e":
         seen = rep.seen.get(unit[1])
         if seen is None:
             seen = rep.seen[unit[1]] = Seen()
         hour, entries = value
         seen.load(hour, unit[3], entries)
-    elif tag == "h":
-        rep.hours[unit[1]], minutes = value
-        rep.minutes.update(minutes)  # stale ones go at the rep's next sweep
+    elif tag == "d":
+        rep.deals[unit[1]] = value
+    elif tag == "t":
+        rep.deal_touches[unit[1]] = array("q", value)
+    elif tag == "meta":
+        rep.team_id, rep.team_ts, rep.max_ts, rep.marks = value
+    elif tag == "pending":
+        rep.pending = [Event(**fields) for fields in value]
     else:
-        _stores(rep)[tag][unit[1]] = value
+        raise ValueError(f"unknown state unit {unit!r}")
 
 
 def _stores(rep: RepState) -> dict[str, dict[Any, Any]]:

@@ -29,8 +29,9 @@ from streams.engine.codec import (
 )
 
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
-# This release's headers as a ConsumerRecord has them, and as a raw record batch does.
-CURRENT_HEADERS = (tuple(HEADERS), HEADERS)
+# This release's headers as a raw record batch has them (the recovery read), and as a
+# ConsumerRecord has them.
+CURRENT_HEADERS = (HEADERS, tuple(HEADERS))
 # A changelog record to send: partition, key, value (None: a tombstone), format header.
 Unit = tuple[int, bytes, bytes | None, list[tuple[str, bytes]]]
 KEY, VALUE, HEADERS_OF = attrgetter("key"), attrgetter("value"), attrgetter("headers")
