@@ -29,9 +29,7 @@ from streams.engine.codec import (
 )
 
 MARKER = b"\x00flushed"  # key of a flush marker; state unit keys are JSON arrays
-# This release's headers as a raw record batch has them (the recovery read), and as a
-# ConsumerRecord has them.
-CURRENT_HEADERS = (HEADERS, tuple(HEADERS))
+CURRENT_HEADERS = HEADERS  # as the recovery read's raw records have them (lists)
 # A changelog record to send: partition, key, value (None: a tombstone), format header.
 Unit = tuple[int, bytes, bytes | None, list[tuple[str, bytes]]]
 KEY, VALUE, HEADERS_OF = attrgetter("key"), attrgetter("value"), attrgetter("headers")
@@ -97,7 +95,7 @@ class ChangelogReader:
                       ) -> dict[bytes, int]:
         """Remember the keys whose latest record is not in this release's format."""
         formats = self.formats[partition]
-        if any(headers.count(current) == len(headers) for current in CURRENT_HEADERS):  # in C
+        if headers.count(CURRENT_HEADERS) == len(headers):  # the usual case, checked in C
             if formats:
                 for key in keys:
                     formats.pop(key, None)

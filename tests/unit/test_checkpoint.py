@@ -15,7 +15,7 @@ from streams.worker.checkpoint import CURRENT_HEADERS, MARKER, ChangelogReader
 class Record:
     key: bytes
     value: bytes
-    headers: Any = CURRENT_HEADERS[1]  # a dataclass default cannot be a list
+    headers: Any = tuple(CURRENT_HEADERS)  # as a ConsumerRecord has them
 
 
 def _marker(offset: int) -> tuple[bytes, bytes]:
@@ -27,7 +27,8 @@ LOG = [(b"u1", b"a"), (b"u2", b"b"), _marker(1), (b"u1", b"c"), (b"u3", b"d"), _
        (b"u2", b"e"), (b"u4", b"f")]
 
 
-@pytest.mark.parametrize("headers", CURRENT_HEADERS, ids=["raw record", "ConsumerRecord"])
+@pytest.mark.parametrize("headers", [CURRENT_HEADERS, tuple(CURRENT_HEADERS)],
+                         ids=["raw record", "ConsumerRecord"])
 @pytest.mark.parametrize("batch", [1, 2, 3, len(LOG)])
 def test_units_count_once_a_marker_follows_them(batch: int, headers: Any) -> None:
     """However the log is cut into fetched batches: units before the last marker are
