@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterable, Iterator
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -35,6 +36,10 @@ from streams.events import Event
 FORMAT = 2  # 1: release 0.1 (no header); 2: per-stream watermarks, deal touch times
 VERSION_HEADER = "v"
 HEADERS = [(VERSION_HEADER, str(FORMAT).encode())]  # on every record the worker writes
+
+
+EVENT_FIELDS = Event.__struct_fields__
+_event_values = attrgetter(*EVENT_FIELDS)
 
 
 class NewerFormat(ValueError):
@@ -72,7 +77,9 @@ def unit_value(rep: RepState, unit: Key) -> Any:
         times = rep.deal_touches.get(unit[1])
         return None if times is None else times.tolist()
     if tag == "pending":
-        return [msgspec.structs.asdict(e) for e in rep.pending] or None
+        # An Event's own fields: a decoded one also carries those only checked (decode.py)
+        return [dict(zip(EVENT_FIELDS, _event_values(e), strict=True))
+                for e in rep.pending] or None
     if tag == "h":
         vector = rep.hours.get(unit[1])
         if vector is None:

@@ -116,8 +116,8 @@ class Rejected(ValueError):
 class Event(msgspec.Struct, gc=False):
     """A valid event: the stored fields of FIELDS (a test holds the two together), and
     `ts`, occurred_at in integer microseconds since the epoch. (A msgspec Struct: built
-    in C, it costs a third of a dataclass per event.) Fields from `rep_id` on are copied
-    from the wire by name (decode.py); build one by keyword."""
+    in C, it costs a third of a dataclass per event.) The fast decoder's records are a
+    subclass with the checked-only fields added (decode.py); build one by keyword."""
 
     event_id: str
     type: str

@@ -47,19 +47,20 @@ def _wire_type(field: Field) -> Any:
             "score": Annotated[int, msgspec.Meta(ge=0, le=10)]}[field.kind]
 
 
+# The wire record is an Event with the fields it only checks (occurred_at, account_id...)
+# added, so the decoder's output is the engine's event: copying 17 fields per event cost
+# a fifth of the decoding. `ts` is set from occurred_at, under a name no producer sends.
 _Wire = msgspec.defstruct(
-    "_Wire", [("type", Literal[TYPES] | None, None)]  # type: ignore[valid-type]
+    "_Wire", [("type", Literal[TYPES] | None, None), ("ts", int, 0)]  # type: ignore[valid-type]
     # null is left to the explaining validator where a default is not None
     + [(f.name, bool, False) if f.kind == "bool" else (f.name, _wire_type(f) | None, None)
        for f in FIELDS],
+    bases=(Event,), rename={"ts": "occurred_at in microseconds"},
     forbid_unknown_fields=False, gc=False)
 _DECODER = msgspec.json.Decoder(_Wire)
-_REQUIRED = {kind: tuple(f.name for f in FIELDS if kind in f.required) for kind in TYPES}
-# The Event's fields after (event_id, type, ts), read off the wire in one C call: a dict
-# of keywords per event would cost more than the rest of the decoding.
-_HEAD = ("event_id", "type", "ts")
-assert Event.__struct_fields__[:3] == _HEAD
-_REST = attrgetter(*Event.__struct_fields__[3:])
+# Per type, its required fields read in one C call (every type requires at least four).
+_REQUIRED = {kind: attrgetter(*(f.name for f in FIELDS if kind in f.required))
+             for kind in TYPES}
 
 
 def _fast_parse(raw: bytes, topic_type: str | None) -> Event | None:
@@ -73,13 +74,13 @@ def _fast_parse(raw: bytes, topic_type: str | None) -> Event | None:
     kind = wire.type or topic_type
     if kind is None or (topic_type is not None and kind != topic_type):
         return None
-    for name in _REQUIRED[kind]:
-        if getattr(wire, name) is None:
-            return None
+    if None in _REQUIRED[kind](wire):
+        return None
     if kind == "deal" and wire.stage == "won" and wire.amount is None:
         return None
     try:
-        ts = parse_timestamp(wire.occurred_at)
+        wire.ts = parse_timestamp(wire.occurred_at)
     except (ValueError, OverflowError):
         return None
-    return Event(wire.event_id, kind, ts, *_REST(wire))
+    wire.type = kind
+    return wire  # type: ignore[no-any-return]

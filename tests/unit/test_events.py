@@ -203,6 +203,12 @@ def test_fields_of_a_touch() -> None:
     assert e.ts == parse_timestamp("2026-11-20T09:15:00Z")
 
 
+@pytest.mark.parametrize("stray", [123, "x", None])
+def test_the_event_time_comes_from_occurred_at_whatever_else_is_sent(stray: Any) -> None:
+    e = parse_event(raw("touch", ts=stray, **{"occurred_at in microseconds": stray}))
+    assert e.ts == parse_timestamp("2026-11-20T09:15:00Z")
+
+
 def test_fields_of_the_other_types() -> None:
     y, m = parse_event(raw("reply")), parse_event(raw("meeting"))
     d, n = parse_event(raw("deal")), parse_event(raw("nps", score=7))
@@ -276,7 +282,10 @@ ODD_VALUES = st.sampled_from([
     "2026-11-20T09:15:00", "2026-11-20T09:15:00+02:00", "first_appointment", 1e12, 1e13,
     "positive", "touch", "nps", "é" * 128, "é" * 129,
 ])
-FIELDS = sorted({k for body in VALID.values() for k in body} | {"score", "amount", "outcome"})
+# ts and the decoder's own name for it (decode.py) are no contract fields: a message may
+# hold them, and the event time must still come from occurred_at.
+FIELDS = sorted({k for body in VALID.values() for k in body}
+                | {"score", "amount", "outcome", "ts", "occurred_at in microseconds"})
 COMMON = ("event_id", "type", "ts", "rep_id", "team_id", "prospect_id")
 MEANINGFUL = {  # the Event attributes each type defines; the engine reads no others
     "touch": (*COMMON, "channel", "outcome", "value_message", "deal_id"),
