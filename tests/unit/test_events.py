@@ -209,6 +209,14 @@ def test_the_event_time_comes_from_occurred_at_whatever_else_is_sent(stray: Any)
     assert e.ts == parse_timestamp("2026-11-20T09:15:00Z")
 
 
+def test_a_decoded_event_holds_no_field_it_only_checks() -> None:
+    """Replay holds 300k events at a time: their occurred_at and account ids are not kept."""
+    e = parse_event(raw("touch"))
+    extra = set(type(e).__struct_fields__) - set(Event.__struct_fields__)
+    assert extra == {"occurred_at", "region", "account_id", "touch_id"}
+    assert {name: getattr(e, name) for name in extra} == dict.fromkeys(extra)
+
+
 def test_fields_of_the_other_types() -> None:
     y, m = parse_event(raw("reply")), parse_event(raw("meeting"))
     d, n = parse_event(raw("deal")), parse_event(raw("nps", score=7))
